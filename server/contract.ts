@@ -1,0 +1,86 @@
+/**
+ * The contract every part of breed-identifier reads: the server, the Pulumi program, the AMI
+ * provisioning tests and the release tooling import these names instead of repeating them, so
+ * a change here reaches all of them and a test catches any part that drifts.
+ */
+
+/** Name of the service: systemd unit, Unix user, log group prefix, resource name prefix. */
+export const SERVICE_NAME = 'breed-identifier';
+
+/** TCP port the server listens on, on the instance and behind the load balancer. */
+export const SERVER_PORT = 8080;
+
+/** HTTP paths that are part of the contract with the load balancer and the boot agent. */
+export const PATHS = Object.freeze({
+  /** 200 once the model is loaded and warm; 503 before that and while draining. */
+  ready: '/health/ready',
+  /** 200 while the process is up and its event loop turns. */
+  live: '/health/live',
+  /** Prometheus text format; scraped from inside the VPC only. */
+  metrics: '/metrics',
+  /** The identification endpoint. */
+  identify: '/v1/identify',
+  /** Model description: name, version, backend, labels. */
+  models: '/v1/models',
+  /** OpenAPI 3 description of the HTTP API. */
+  openapi: '/openapi.json',
+  /** The try-it page. */
+  page: '/',
+});
+
+/** Prefix under which every public API path lives; the load balancer forwards only these. */
+export const PUBLIC_API_PREFIX = '/v1/';
+
+/** Where things live on the golden image. */
+export const IMAGE_LAYOUT = Object.freeze({
+  /** Installed server (compiled JavaScript and production node_modules). */
+  appDir: '/opt/breed-identifier/app',
+  /** One read-only directory per model version: `<modelsDir>/<version>/`. */
+  modelsDir: '/opt/breed-identifier/models',
+  /** Symbolic link to the model version the server loads. */
+  currentModelLink: '/opt/breed-identifier/models/current',
+  /** Environment file read by the systemd unit. */
+  envFile: '/etc/breed-identifier/server.env',
+  /** Secrets fetched at boot by the boot agent, cached for warm-pool restarts. */
+  secretsCacheFile: '/var/lib/breed-identifier/secrets.json',
+  /** systemd unit of the server. */
+  serverUnit: 'breed-identifier.service',
+  /** systemd unit of the boot agent. */
+  bootAgentUnit: 'breed-identifier-boot.service',
+});
+
+/** File names inside a model directory. */
+export const MODEL_FILES = Object.freeze({
+  /** TF.js model topology and weights manifest. */
+  modelJson: 'model.json',
+  /** Our metadata: name, version, preprocessing, labels. */
+  metadata: 'metadata.json',
+  /** `sha256sum` format manifest of every other file in the directory. */
+  manifest: 'SHA256SUMS',
+  /** Golden photos and their expected breeds, in release artifacts. */
+  goldenDir: 'golden',
+  goldenIndex: 'golden/expected.json',
+});
+
+/** Tags the AMI pipeline writes on every golden image; the Pulumi program looks AMIs up by them. */
+export const AMI_TAGS = Object.freeze({
+  service: 'breed-identifier:service',
+  modelName: 'breed-identifier:model-name',
+  modelVersion: 'breed-identifier:model-version',
+  modelSha256: 'breed-identifier:model-sha256',
+  gitCommit: 'breed-identifier:git-commit',
+  nvidiaDriver: 'breed-identifier:nvidia-driver',
+  cuda: 'breed-identifier:cuda',
+  cudnn: 'breed-identifier:cudnn',
+  node: 'breed-identifier:node',
+  tfjs: 'breed-identifier:tfjs',
+});
+
+/** Pulumi stack configuration keys that other parts (the release workflow) set or read. */
+export const STACK_CONFIG_KEYS = Object.freeze({
+  modelVersion: 'modelVersion',
+  amiId: 'amiId',
+});
+
+/** The Pulumi project name, as written in Pulumi.yaml. */
+export const PULUMI_PROJECT = SERVICE_NAME;
