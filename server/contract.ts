@@ -41,8 +41,13 @@ export const IMAGE_LAYOUT = Object.freeze({
   currentModelLink: '/opt/breed-identifier/models/current',
   /** Environment file read by the systemd unit. */
   envFile: '/etc/breed-identifier/server.env',
-  /** Secrets fetched at boot by the boot agent, cached for warm-pool restarts. */
-  secretsCacheFile: '/var/lib/breed-identifier/secrets.json',
+  /** Written by the instance's user data: stack name, region, secrets parameter path. */
+  instanceEnvFile: '/etc/breed-identifier/instance.env',
+  /**
+   * Secrets fetched at boot by the boot agent (environment-file syntax, mode 0600), kept on the
+   * root volume so that a warm-pool instance that starts again needs no call to the store.
+   */
+  secretsEnvFile: '/var/lib/breed-identifier/secrets.env',
   /** systemd unit of the server. */
   serverUnit: 'breed-identifier.service',
   /** systemd unit of the boot agent. */
@@ -84,3 +89,29 @@ export const STACK_CONFIG_KEYS = Object.freeze({
 
 /** The Pulumi project name, as written in Pulumi.yaml. */
 export const PULUMI_PROJECT = SERVICE_NAME;
+
+/**
+ * Secrets in SSM Parameter Store (SecureString), under `<prefix>/<stack>/`. The Pulumi program
+ * creates them and lets only the fleet role read them; the boot agent turns each into the
+ * environment variable named here in `IMAGE_LAYOUT.secretsEnvFile`.
+ */
+export const SECRETS = Object.freeze({
+  parameterPathPrefix: '/breed-identifier',
+  parameters: Object.freeze({
+    'auth/api-key-hashes': 'AUTH_API_KEY_HASHES',
+    'auth/jwt-issuer': 'AUTH_JWT_ISSUER',
+    'auth/jwt-audience': 'AUTH_JWT_AUDIENCE',
+    'auth/jwks-url': 'AUTH_JWKS_URL',
+  }),
+});
+
+/** Environment variables that the instance's user data writes into `instanceEnvFile`. */
+export const INSTANCE_ENV = Object.freeze({
+  stack: 'BREED_STACK',
+  region: 'AWS_REGION',
+  secretsParameterPath: 'SECRETS_PARAMETER_PATH',
+  lifecycleHookName: 'LIFECYCLE_HOOK_NAME',
+});
+
+/** Name of the launch lifecycle hook on the inference Auto Scaling group. */
+export const LAUNCH_LIFECYCLE_HOOK = 'breed-identifier-launch';
