@@ -28,6 +28,12 @@ export const PATHS = Object.freeze({
   page: '/',
 });
 
+/**
+ * Largest upload the server reads (bytes), unless `MAX_BODY_BYTES` says otherwise; the load
+ * balancer's web ACL refuses larger bodies before they reach an instance.
+ */
+export const DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024;
+
 /** Prefix under which every public API path lives; the load balancer forwards only these. */
 export const PUBLIC_API_PREFIX = '/v1/';
 

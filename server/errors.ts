@@ -10,6 +10,7 @@ export const ERROR_CATALOGUE = Object.freeze({
   unauthorized: { status: 401, message: 'Credentials are missing or not valid.' },
   forbidden: { status: 403, message: 'These credentials do not allow this request.' },
   not_found: { status: 404, message: 'No such resource.' },
+  method_not_allowed: { status: 405, message: 'This method is not allowed on this path.' },
   payload_too_large: { status: 413, message: 'The upload is larger than the limit.' },
   unsupported_media_type: {
     status: 415,
