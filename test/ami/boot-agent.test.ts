@@ -1,0 +1,280 @@
+/**
+ * The boot agent against local stand-ins of the metadata service, SSM and Auto Scaling, through
+ * the real AWS SDK clients: each target lifecycle state leads to its action, every metadata read
+ * carries a session token, and the secrets file is written, kept or refused as the README says.
+ */
+import assert from 'node:assert/strict';
+import { mkdir, mkdtemp, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
+import { SSMClient } from '@aws-sdk/client-ssm';
+import pino from 'pino';
+
+import { IMAGE_LAYOUT, LAUNCH_LIFECYCLE_HOOK, PATHS, SECRETS } from '../../server/contract';
+import { type BootOutcome, runBootAgent } from '../../server/boot/agent';
+import { loadBootAgentConfig } from '../../server/boot/config';
+import { parseEnvFile } from '../../server/boot/env-file';
+import { ImdsClient } from '../../server/boot/imds';
+import { SecretsUnavailableError } from '../../server/boot/secrets';
+import { readFilesOnce } from '../../server/boot/warm-files';
+import {
+  type AwsState,
+  type ImdsState,
+  type StandIn,
+  startAws,
+  startImds,
+  startReadiness,
+} from './stand-ins';
+
+const STACK_PATH = `${SECRETS.parameterPathPrefix}/rehearsal`;
+const KEY_HASHES = 'ci:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08';
+const CREDENTIALS = { accessKeyId: 'AKIDLOCAL', secretAccessKey: 'local-secret' };
+
+describe('boot agent', function () {
+  this.timeout(20_000);
+
+  let work: string;
+  let imdsState: ImdsState;
+  let awsState: AwsState;
+  let readyFlag: { ready: boolean };
+  let imds: StandIn;
+  let aws: StandIn;
+  let readiness: StandIn;
+  let started: string[];
+
+  beforeEach(async () => {
+    work = await mkdtemp(path.join(tmpdir(), 'boot-agent-'));
+    await mkdir(path.join(work, 'models', '1.0.0', 'golden'), { recursive: true });
+    await writeFile(path.join(work, 'models', '1.0.0', 'model.json'), '{"format":"layers-model"}');
+    await writeFile(
+      path.join(work, 'models', '1.0.0', 'group1-shard1of1'),
+      Buffer.alloc(3 << 20, 7),
+    );
+    await writeFile(path.join(work, 'models', '1.0.0', 'golden', 'a.jpg'), Buffer.alloc(1000, 1));
+    await symlink('1.0.0', path.join(work, 'models', 'current'));
+
+    imdsState = {
+      targetState: 'InService',
+      instanceId: 'i-0abc',
+      region: 'eu-west-1',
+      tokens: new Set(),
+    };
+    awsState = {
+      parameters: {
+        [`${STACK_PATH}/auth/api-key-hashes`]: KEY_HASHES,
+        [`${STACK_PATH}/auth/jwt-issuer`]: 'https://issuer.example/',
+        [`${STACK_PATH}/unrelated/setting`]: 'ignored',
+      },
+      failSsm: false,
+      groupName: 'breed-identifier-production-fleet',
+      pendingAction: true,
+      completions: [],
+    };
+    readyFlag = { ready: false };
+    started = [];
+    [imds, aws, readiness] = await Promise.all([
+      startImds(imdsState),
+      startAws(awsState),
+      startReadiness(readyFlag),
+    ]);
+  });
+
+  afterEach(async () => {
+    await Promise.all([imds.close(), aws.close(), readiness.close()]);
+    await rm(work, { recursive: true, force: true });
+  });
+
+  function run(env: NodeJS.ProcessEnv = {}, awsUrl = aws.url): Promise<BootOutcome> {
+    const config = loadBootAgentConfig({
+      AWS_EC2_METADATA_SERVICE_ENDPOINT: imds.url,
+      SECRETS_PARAMETER_PATH: STACK_PATH,
+      BOOT_MODEL_DIR: path.join(work, 'models', 'current'),
+      BOOT_SECRETS_FILE: path.join(work, 'secrets.env'),
+      BOOT_READY_URL: `${readiness.url}${PATHS.ready}`,
+      BOOT_READY_TIMEOUT_S: '5',
+      BOOT_WARM_POLL_S: '1',
+      ...env,
+    });
+    const options = { endpoint: awsUrl, credentials: CREDENTIALS, maxAttempts: 1 };
+    return runBootAgent({
+      config,
+      imds: new ImdsClient(config.imdsBaseUrl, { attempts: 2, retryDelayMs: 10 }),
+      createSsm: (region) => new SSMClient({ region, ...options }),
+      createAutoScaling: (region) => new AutoScalingClient({ region, ...options }),
+      services: {
+        start: async (unit) => {
+          started.push(unit);
+          setTimeout(() => (readyFlag.ready = true), 300);
+        },
+      },
+      logger: pino({ level: 'silent' }),
+    });
+  }
+
+  function assertEveryMetadataReadUsedAToken(): void {
+    const reads = imds.requests.filter((r) => r.method === 'GET');
+    assert.ok(reads.length > 0, 'the agent read no metadata');
+    assert.ok(
+      imds.requests.some((r) => r.method === 'PUT'),
+      'no session token was requested',
+    );
+    for (const read of reads) {
+      assert.match(String(read.headers['x-aws-ec2-metadata-token']), /^token-\d+$/, read.url);
+    }
+  }
+
+  it('the metadata stand-in refuses a read without a token (so the agent must use one)', async () => {
+    const response = await fetch(`${imds.url}/latest/meta-data/instance-id`);
+    assert.equal(response.status, 401);
+  });
+
+  it('InService: starts the server, waits for readiness, completes the launch action', async () => {
+    const outcome = await run();
+
+    assert.deepEqual(started, [IMAGE_LAYOUT.serverUnit]);
+    assert.equal(outcome.served, true);
+    assert.equal(awsState.completions.length, 1);
+    const [completion] = awsState.completions;
+    assert.equal(completion?.LifecycleHookName, LAUNCH_LIFECYCLE_HOOK);
+    assert.equal(completion?.InstanceId, 'i-0abc');
+    assert.equal(completion?.AutoScalingGroupName, awsState.groupName);
+    assert.equal(completion?.LifecycleActionResult, 'CONTINUE');
+    assertEveryMetadataReadUsedAToken();
+  });
+
+  it('InService: writes the secrets file with mode 0600 and only the known parameters', async () => {
+    const outcome = await run();
+
+    assert.equal(outcome.secrets, 'store');
+    const file = path.join(work, 'secrets.env');
+    assert.equal((await stat(file)).mode & 0o777, 0o600);
+    assert.deepEqual(parseEnvFile(await readFile(file, 'utf8')), {
+      AUTH_API_KEY_HASHES: KEY_HASHES,
+      AUTH_JWT_ISSUER: 'https://issuer.example/',
+    });
+  });
+
+  for (const state of ['Warmed:Stopped', 'Warmed:Hibernated']) {
+    it(`${state}: prepares and completes the action without starting the server`, async () => {
+      imdsState.targetState = state;
+      const outcome = await run();
+
+      assert.deepEqual(started, []);
+      assert.equal(outcome.served, false);
+      assert.equal(outcome.secrets, 'store');
+      assert.deepEqual(
+        awsState.completions.map((c) => c.LifecycleActionResult),
+        ['CONTINUE'],
+      );
+      assertEveryMetadataReadUsedAToken();
+    });
+  }
+
+  it('Warmed:Running: prepares, then serves once the group puts it in service', async () => {
+    imdsState.targetState = 'Warmed:Running';
+    setTimeout(() => (imdsState.targetState = 'InService'), 1500);
+    const outcome = await run();
+
+    assert.deepEqual(started, [IMAGE_LAYOUT.serverUnit]);
+    assert.equal(
+      awsState.completions.length,
+      2,
+      'one completion leaving Warmed:Pending, one Pending',
+    );
+    assert.equal(outcome.served, true);
+  });
+
+  it('outside any Auto Scaling group (404): serves and completes nothing', async () => {
+    imdsState.targetState = null;
+    const outcome = await run();
+
+    assert.deepEqual(started, [IMAGE_LAYOUT.serverUnit]);
+    assert.equal(outcome.served, true);
+    assert.equal(aws.requests.filter((r) => !r.headers['x-amz-target']).length, 0);
+  });
+
+  it('Terminated: does nothing at all', async () => {
+    imdsState.targetState = 'Warmed:Terminated';
+    const outcome = await run();
+
+    assert.deepEqual(started, []);
+    assert.equal(outcome.secrets, 'skipped');
+    assert.equal(aws.requests.length, 0);
+  });
+
+  it('a reboot with no pending launch action still serves', async () => {
+    awsState.pendingAction = false;
+    const outcome = await run();
+
+    assert.equal(outcome.served, true);
+    assert.deepEqual(outcome.lifecycle, [{ result: 'CONTINUE', outcome: 'no-pending-action' }]);
+  });
+
+  it('a token that expires mid-boot is replaced, never dropped', async () => {
+    const client = new ImdsClient(imds.url);
+    assert.equal(await client.getMetadata('instance-id'), 'i-0abc');
+    imdsState.tokens.clear();
+    assert.equal(await client.getMetadata('placement/region'), 'eu-west-1');
+    assert.equal(imds.requests.filter((r) => r.method === 'PUT').length, 2);
+  });
+
+  it('store unreachable with a cached file: keeps the cache and serves', async () => {
+    const file = path.join(work, 'secrets.env');
+    await writeFile(file, `AUTH_API_KEY_HASHES="${KEY_HASHES}"\n`, { mode: 0o600 });
+    awsState.failSsm = true;
+    const outcome = await run();
+
+    assert.equal(outcome.secrets, 'cache');
+    assert.equal(outcome.served, true);
+    assert.match(await readFile(file, 'utf8'), /AUTH_API_KEY_HASHES/);
+  });
+
+  it('store unreachable and nothing cached: abandons the launch, never starts the server', async () => {
+    awsState.failSsm = true;
+
+    await assert.rejects(run(), SecretsUnavailableError);
+    assert.deepEqual(started, []);
+    assert.deepEqual(
+      awsState.completions.map((c) => c.LifecycleActionResult),
+      ['ABANDON'],
+    );
+  });
+
+  it('an empty store is an error even with a cache (revoked keys must not come back)', async () => {
+    await writeFile(path.join(work, 'secrets.env'), `AUTH_API_KEY_HASHES="old:00"\n`);
+    awsState.parameters = {};
+
+    await assert.rejects(run(), /no known parameters/);
+    assert.deepEqual(started, []);
+  });
+
+  it('a server that never becomes ready gets the launch abandoned', async () => {
+    readyFlag.ready = false;
+    const config = { BOOT_READY_TIMEOUT_S: '1' };
+    const outcome = run(config);
+    const neverReady = setInterval(() => (readyFlag.ready = false), 10);
+    try {
+      await assert.rejects(outcome, /not ready after 1000 ms/);
+    } finally {
+      clearInterval(neverReady);
+    }
+    assert.deepEqual(
+      awsState.completions.map((c) => c.LifecycleActionResult),
+      ['ABANDON'],
+    );
+  });
+
+  it('reads every model file once, through the current link', async () => {
+    const result = await readFilesOnce(path.join(work, 'models', 'current'));
+    assert.equal(result.files, 3);
+    assert.equal(result.bytes, '{"format":"layers-model"}'.length + (3 << 20) + 1000);
+  });
+
+  it('refuses a bad configuration with the variable named', () => {
+    assert.throws(
+      () => loadBootAgentConfig({ SECRETS_PARAMETER_PATH: 'no-slash', BOOT_READY_TIMEOUT_S: '-1' }),
+      /SECRETS_PARAMETER_PATH.*BOOT_READY_TIMEOUT_S|BOOT_READY_TIMEOUT_S.*SECRETS_PARAMETER_PATH/,
+    );
+  });
+});
