@@ -111,6 +111,7 @@ async function identify(file) {
   const upload = await prepareUpload(file);
   if (controller.signal.aborted) return;
   showPreview(file, upload);
+  bringIntoView(ui.outcome);
 
   setStatus('Identifying…');
   const started = performance.now();
@@ -235,6 +236,14 @@ function authorization() {
 
 function setStatus(text) {
   ui.status.textContent = text;
+}
+
+/** On a phone the outcome starts below the fold: scroll to it, unless it is already in view. */
+function bringIntoView(element) {
+  const top = element.getBoundingClientRect().top;
+  if (top < 0 || top > window.innerHeight * 0.6) {
+    element.scrollIntoView({ block: 'start', behavior: 'smooth' });
+  }
 }
 
 function resetOutcome() {
