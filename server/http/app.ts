@@ -1,0 +1,189 @@
+/**
+ * The Koa application: health, metrics, the OpenAPI description, the try-it page and the
+ * identification API, behind authentication and a per-caller rate limit. Every error answers
+ * in the same JSON shape; every request leaves one log line.
+ */
+import Router from '@koa/router';
+import Koa from 'koa';
+import type { Logger } from 'pino';
+import { randomUUID } from 'node:crypto';
+import { createAuthenticator } from '../auth/authenticate';
+import { callerOf } from '../auth/caller';
+import { createRateLimiter } from '../auth/rate-limit';
+import type { ServerConfig } from '../config';
+import { PATHS } from '../contract';
+import { appError, AppError, toErrorResponse } from '../errors';
+import type { InferenceCore } from '../inference/core';
+import { Metrics } from './metrics';
+import { openApiDocument } from './openapi';
+import { createPageMiddleware } from './page';
+import { readUpload } from './upload';
+
+/** Whether the server may take work: set by `main` as the model loads and as it drains. */
+export class ServiceState {
+  core: InferenceCore | null = null;
+  draining = false;
+
+  /** Ready: the model is loaded and warm, and the server is not draining. */
+  get ready(): boolean {
+    return this.core !== null && !this.draining;
+  }
+}
+
+/** What the app needs. */
+export interface AppDeps {
+  config: Readonly<ServerConfig>;
+  logger: Logger;
+  /** The service state; or give `core` for an app that is ready from the start. */
+  state?: ServiceState;
+  core?: InferenceCore | null;
+  metrics?: Metrics;
+}
+
+const REQUEST_ID = /^[\w.:-]{1,128}$/;
+
+/** Builds the Koa application. */
+export function createApp(deps: AppDeps): Koa {
+  const state = deps.state ?? Object.assign(new ServiceState(), { core: deps.core ?? null });
+  const metrics = deps.metrics ?? new Metrics();
+  const app = new Koa({ proxy: true });
+
+  app.use(observe(deps.logger, metrics));
+  app.use(createPageMiddleware({ enabled: deps.config.page }));
+  app.use(createAuthenticator(deps.config.auth, deps.logger));
+  app.use(createRateLimiter(deps.config.auth.rateLimit));
+
+  const router = routes(state, metrics, deps.config);
+  app.use(router.routes());
+  app.use(
+    router.allowedMethods({
+      throw: true,
+      methodNotAllowed: () => appError('method_not_allowed'),
+      notImplemented: () => appError('method_not_allowed'),
+    }),
+  );
+  app.use(() => {
+    throw appError('not_found');
+  });
+  return app;
+}
+
+/** Request id, error answers, one log line and the request metrics, for every request. */
+function observe(logger: Logger, metrics: Metrics): Koa.Middleware {
+  return async (ctx, next) => {
+    const started = performance.now();
+    const given = ctx.get('x-request-id');
+    const id = REQUEST_ID.test(given) ? given : randomUUID();
+    ctx.set('X-Request-Id', id);
+
+    let failure: unknown;
+    try {
+      await next();
+    } catch (err) {
+      failure = err;
+      const answer = toErrorResponse(err);
+      ctx.status = answer.status;
+      ctx.set(answer.headers as Record<string, string>);
+      ctx.body = answer.body;
+    }
+
+    const seconds = (performance.now() - started) / 1000;
+    const route = (ctx as unknown as { _matchedRoute?: string })._matchedRoute ?? 'unmatched';
+    const labels = { route: String(route), method: ctx.method, status: String(ctx.status) };
+    metrics.requests.inc(labels);
+    metrics.requestSeconds.observe(labels, seconds);
+    logRequest(logger, ctx, { id, route: labels.route, ms: seconds * 1000, failure });
+  };
+}
+
+function logRequest(
+  logger: Logger,
+  ctx: Koa.Context,
+  info: { id: string; route: string; ms: number; failure: unknown },
+): void {
+  const fields = {
+    reqId: info.id,
+    method: ctx.method,
+    path: ctx.path,
+    route: info.route,
+    status: ctx.status,
+    ms: Math.round(info.ms * 10) / 10,
+    bytesIn: Number(ctx.get('content-length')) || 0,
+    caller: callerOf(ctx.state)?.id,
+    code: info.failure instanceof AppError ? info.failure.code : undefined,
+  };
+  const expected = info.failure instanceof AppError && info.failure.expose;
+  if (ctx.status >= 500 && !expected) {
+    logger.error({ ...fields, err: info.failure }, 'request failed');
+  } else if (ctx.status >= 500) {
+    logger.warn(fields, 'request refused');
+  } else if (ctx.status >= 400) {
+    logger.info(fields, 'request refused');
+  } else {
+    logger.info(fields, 'request');
+  }
+}
+
+function routes(state: ServiceState, metrics: Metrics, config: Readonly<ServerConfig>): Router {
+  const router = new Router();
+
+  router.get(PATHS.live, (ctx) => {
+    ctx.body = { status: 'live' };
+  });
+
+  router.get(PATHS.ready, (ctx) => {
+    if (!state.ready) throw appError('not_ready', undefined, { 'Retry-After': '5' });
+    ctx.body = { status: 'ready', backend: state.core?.backend };
+  });
+
+  router.get(PATHS.metrics, async (ctx) => {
+    metrics.queueDepth.set(state.core?.queueDepth() ?? 0);
+    metrics.ready.set(state.ready ? 1 : 0);
+    ctx.type = metrics.registry.contentType;
+    ctx.body = await metrics.registry.metrics();
+  });
+
+  router.get(PATHS.openapi, (ctx) => {
+    ctx.body = openApiDocument(config);
+  });
+
+  router.get(PATHS.models, (ctx) => {
+    const core = readyCore(state);
+    const meta = core.metadata;
+    ctx.body = {
+      name: meta.name,
+      version: meta.version,
+      description: meta.description,
+      backend: core.backend,
+      input: meta.input,
+      labels: meta.labels,
+    };
+  });
+
+  router.post(PATHS.identify, async (ctx) => {
+    const top = parseTop(ctx.query.top);
+    const core = readyCore(state);
+    const image = await readUpload(ctx.req, config.maxBodyBytes);
+    ctx.body = await core.identify(image, { top });
+  });
+
+  return router;
+}
+
+function readyCore(state: ServiceState): InferenceCore {
+  if (!state.ready || !state.core) {
+    throw appError('not_ready', undefined, { 'Retry-After': '5' });
+  }
+  return state.core;
+}
+
+function parseTop(value: unknown): number {
+  if (value === undefined) return 5;
+  const text = Array.isArray(value) ? value[0] : value;
+  if (typeof text !== 'string' || !/^\d{1,2}$/.test(text)) {
+    throw appError('bad_request', 'top must be an integer from 1 to 10.');
+  }
+  const top = Number(text);
+  if (top < 1 || top > 10) throw appError('bad_request', 'top must be an integer from 1 to 10.');
+  return top;
+}
