@@ -1,0 +1,221 @@
+/**
+ * The AMI retirement job, run daily by a Lambda function that `ami-lifecycle.ts` packages from
+ * this file alone (so it imports nothing from the repository). It keeps the newest golden images,
+ * deprecates the next ones (still launchable by id, for a late rollback), and deregisters the
+ * rest with their snapshots. An image that any instance or any of the service's launch templates
+ * (latest or default version) still uses is never deregistered, whichever stack uses it.
+ */
+
+/** What the job needs to know about one golden image. */
+export interface ImageInfo {
+  readonly imageId: string;
+  /** ISO 8601 creation time, as EC2 reports it. */
+  readonly creationDate: string;
+  /** True when a deprecation time is already set. */
+  readonly deprecated: boolean;
+  readonly snapshotIds: readonly string[];
+}
+
+/** How many images stay untouched and how many more stay deprecated. */
+export interface RetentionSettings {
+  readonly keepCount: number;
+  readonly deprecatedKeepCount: number;
+}
+
+/** What the job decided for each image. */
+export interface RetirementPlan {
+  readonly keep: readonly string[];
+  readonly deprecate: readonly string[];
+  readonly deregister: readonly ImageInfo[];
+}
+
+/** The EC2 calls the job makes; the Lambda wires them to the AWS SDK, tests to a fake. */
+export interface Ec2Port {
+  listImages(): Promise<ImageInfo[]>;
+  imagesInUse(): Promise<Set<string>>;
+  deprecate(imageId: string, at: Date): Promise<void>;
+  deregister(image: ImageInfo): Promise<void>;
+}
+
+/** Deprecation takes effect this long after the run (EC2 refuses times in the past). */
+const DEPRECATION_DELAY_MS = 10 * 60 * 1000;
+
+/**
+ * Sorts images newest first and splits them: the first `keepCount` stay, the next
+ * `deprecatedKeepCount` are deprecated, older ones are deregistered unless in use, in which case
+ * they are only deprecated.
+ */
+export function planRetirement(
+  images: readonly ImageInfo[],
+  inUse: ReadonlySet<string>,
+  settings: RetentionSettings,
+): RetirementPlan {
+  const newestFirst = [...images].sort((a, b) => b.creationDate.localeCompare(a.creationDate));
+  const keep = newestFirst.slice(0, settings.keepCount);
+  const older = newestFirst.slice(settings.keepCount);
+  const deregister = older
+    .slice(settings.deprecatedKeepCount)
+    .filter((image) => !inUse.has(image.imageId));
+  const gone = new Set(deregister.map((image) => image.imageId));
+  const deprecate = older
+    .filter((image) => !gone.has(image.imageId) && !image.deprecated)
+    .map((image) => image.imageId);
+  return { keep: keep.map((image) => image.imageId), deprecate, deregister };
+}
+
+/** Runs one retirement pass; failures on one image are reported and do not stop the others. */
+export async function retireImages(
+  ec2: Ec2Port,
+  settings: RetentionSettings,
+  now: Date,
+): Promise<RetirementPlan & { failures: string[] }> {
+  const [images, inUse] = await Promise.all([ec2.listImages(), ec2.imagesInUse()]);
+  const plan = planRetirement(images, inUse, settings);
+  const failures: string[] = [];
+  const at = new Date(now.getTime() + DEPRECATION_DELAY_MS);
+
+  for (const imageId of plan.deprecate) {
+    await ec2
+      .deprecate(imageId, at)
+      .catch((err: Error) => failures.push(`${imageId}: ${err.message}`));
+  }
+  for (const image of plan.deregister) {
+    await ec2
+      .deregister(image)
+      .catch((err: Error) => failures.push(`${image.imageId}: ${err.message}`));
+  }
+  return { ...plan, failures };
+}
+
+/** The subset of the AWS SDK v3 EC2 client the port uses (the Lambda runtime provides it). */
+interface Ec2Sdk {
+  EC2Client: new () => { send(command: unknown): Promise<Record<string, unknown>> };
+  [command: string]: unknown;
+}
+
+type Page = Record<string, unknown> & { NextToken?: string };
+
+/** The port over the real EC2 API, for images tagged `tagKey=tagValue` in this account. */
+export function sdkPort(sdk: Ec2Sdk, tagKey: string, tagValue: string): Ec2Port {
+  const client = new sdk.EC2Client();
+  const send = (name: string, input: Record<string, unknown>): Promise<Page> => {
+    const Command = sdk[`${name}Command`] as new (input: unknown) => unknown;
+    return client.send(new Command(input)) as Promise<Page>;
+  };
+  const all = async <T>(
+    name: string,
+    input: Record<string, unknown>,
+    pick: (page: Page) => T[],
+  ) => {
+    const items: T[] = [];
+    let token: string | undefined;
+    do {
+      const page = await send(name, { ...input, NextToken: token });
+      items.push(...pick(page));
+      token = page.NextToken;
+    } while (token);
+    return items;
+  };
+  const tagFilter = { Name: `tag:${tagKey}`, Values: [tagValue] };
+
+  return {
+    async listImages() {
+      const input = { Owners: ['self'], Filters: [tagFilter], IncludeDeprecated: true };
+      const images = await all(
+        'DescribeImages',
+        input,
+        (page) => (page.Images ?? []) as AwsImage[],
+      );
+      return images.map(toImageInfo);
+    },
+    async imagesInUse() {
+      const states = ['pending', 'running', 'stopping', 'stopped', 'shutting-down'];
+      const input = { Filters: [{ Name: 'instance-state-name', Values: states }] };
+      const reservations = await all(
+        'DescribeInstances',
+        input,
+        (page) => (page.Reservations ?? []) as AwsReservation[],
+      );
+      const used = new Set(
+        reservations.flatMap((r) => (r.Instances ?? []).map((i) => i.ImageId ?? '')),
+      );
+      const templates = await all(
+        'DescribeLaunchTemplates',
+        { Filters: [tagFilter] },
+        (page) => (page.LaunchTemplates ?? []) as { LaunchTemplateId: string }[],
+      );
+      for (const template of templates) {
+        const versions = await send('DescribeLaunchTemplateVersions', {
+          LaunchTemplateId: template.LaunchTemplateId,
+          Versions: ['$Latest', '$Default'],
+        });
+        for (const version of (versions.LaunchTemplateVersions ?? []) as AwsTemplateVersion[]) {
+          used.add(version.LaunchTemplateData?.ImageId ?? '');
+        }
+      }
+      used.delete('');
+      return used;
+    },
+    async deprecate(imageId, at) {
+      await send('EnableImageDeprecation', { ImageId: imageId, DeprecateAt: at });
+    },
+    async deregister(image) {
+      await send('DeregisterImage', { ImageId: image.imageId });
+      for (const snapshotId of image.snapshotIds)
+        await send('DeleteSnapshot', { SnapshotId: snapshotId });
+    },
+  };
+}
+
+interface AwsImage {
+  ImageId: string;
+  CreationDate?: string;
+  DeprecationTime?: string;
+  BlockDeviceMappings?: { Ebs?: { SnapshotId?: string } }[];
+}
+interface AwsReservation {
+  Instances?: { ImageId?: string }[];
+}
+interface AwsTemplateVersion {
+  LaunchTemplateData?: { ImageId?: string };
+}
+
+function toImageInfo(image: AwsImage): ImageInfo {
+  return {
+    imageId: image.ImageId,
+    creationDate: image.CreationDate ?? '',
+    deprecated: Boolean(image.DeprecationTime),
+    snapshotIds: (image.BlockDeviceMappings ?? []).flatMap((m) =>
+      m.Ebs?.SnapshotId ? [m.Ebs.SnapshotId] : [],
+    ),
+  };
+}
+
+/** Reads a positive integer setting from the function's environment. */
+function setting(name: string): number {
+  const value = Number(process.env[name]);
+  if (!Number.isInteger(value) || value < 0) throw new Error(`${name} must be a whole number`);
+  return value;
+}
+
+/** Lambda entry point. */
+export async function handler(): Promise<RetirementPlan & { failures: string[] }> {
+  const moduleName = '@aws-sdk/client-ec2';
+  const sdk = (await import(moduleName)) as Ec2Sdk;
+  const port = sdkPort(sdk, process.env.TAG_KEY ?? '', process.env.TAG_VALUE ?? '');
+  const settings = {
+    keepCount: setting('KEEP_COUNT'),
+    deprecatedKeepCount: setting('DEPRECATED_KEEP_COUNT'),
+  };
+  const result = await retireImages(port, settings, new Date());
+  console.log(
+    JSON.stringify({
+      msg: 'ami retirement',
+      ...result,
+      deregister: result.deregister.map((i) => i.imageId),
+    }),
+  );
+  if (result.failures.length > 0)
+    throw new Error(`ami retirement: ${result.failures.length} failures`);
+  return result;
+}
