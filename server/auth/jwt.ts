@@ -148,10 +148,12 @@ function createFileKeyResolver(file: string, cooldownMs: number): JWTVerifyGetKe
   };
 }
 
-/** Maps jose's error codes to the short reason logged; anything else is "invalid". */
+/**
+ * jose's error codes that mean "this token is not acceptable", with the short reason logged.
+ * Claim failures other than expiry are named by their claim instead (`claim-iss`, ...).
+ */
 const REASONS: Readonly<Record<string, string>> = {
   ERR_JWT_EXPIRED: 'expired',
-  ERR_JWT_CLAIM_VALIDATION_FAILED: 'claims',
   ERR_JWS_SIGNATURE_VERIFICATION_FAILED: 'signature',
   ERR_JOSE_ALG_NOT_ALLOWED: 'algorithm',
   ERR_JWKS_NO_MATCHING_KEY: 'unknown-key',
