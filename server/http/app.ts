@@ -46,7 +46,8 @@ const REQUEST_ID = /^[\w.:-]{1,128}$/;
 export function createApp(deps: AppDeps): Koa {
   const state = deps.state ?? Object.assign(new ServiceState(), { core: deps.core ?? null });
   const metrics = deps.metrics ?? new Metrics();
-  const app = new Koa({ proxy: true });
+  // Behind exactly one proxy (the ALB): trust only the address it appends.
+  const app = new Koa({ proxy: true, maxIpsCount: 1 });
 
   app.use(observe(deps.logger, metrics));
   app.use(createPageMiddleware({ enabled: deps.config.page }));
