@@ -52,6 +52,16 @@ async function runMode(
   signal: AbortSignal,
 ): Promise<number> {
   const prepared = await prepareRun(options, logger);
+  if (prepared.photos.every((photo) => prepared.sink.done.has(photo.key))) {
+    // Nothing left: report without spending seconds on loading the model.
+    await prepared.sink.close();
+    if (options.summary) await prepared.summary.write(options.summary);
+    logger.info(
+      { total: prepared.photos.length, earlierFailures: prepared.earlierFailures },
+      'nothing to do',
+    );
+    return prepared.earlierFailures > 0 ? EXIT.someFailed : EXIT.ok;
+  }
   let core: InferenceCore;
   try {
     core = await loadCore(options, logger);

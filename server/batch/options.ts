@@ -68,11 +68,16 @@ export interface WorkerModeOptions extends CommonOptions {
 /** What the command line asks for. */
 export type BatchOptions = RunOptions | WorkerModeOptions | { mode: 'help' };
 
-/** Environment variables of worker mode (the fleet's user data sets them). */
+/**
+ * Environment variables of worker mode. The batch fleet's user data writes the first three
+ * (the names match `BATCH_INSTANCE_ENV` of `infra/batch.ts`, which a test checks); the prefix
+ * is optional and defaults to the top of the output bucket.
+ */
 export const WORKER_ENV = Object.freeze({
   queueUrl: 'BATCH_QUEUE_URL',
   inputBucket: 'BATCH_INPUT_BUCKET',
-  output: 'BATCH_OUTPUT',
+  outputBucket: 'BATCH_OUTPUT_BUCKET',
+  outputPrefix: 'BATCH_OUTPUT_PREFIX',
 });
 
 /** Default address of the instance metadata service. */
@@ -102,8 +107,8 @@ Run mode:
 Worker mode:
   --queue-url URL          SQS queue (${WORKER_ENV.queueUrl})
   --input-bucket NAME      refuse messages naming another bucket (${WORKER_ENV.inputBucket})
-  --output s3://B/PREFIX   where results go (${WORKER_ENV.output})
-  --visibility-timeout S   held message visibility, renewed while working (default 120)
+  --output s3://B/PREFIX   where results go (${WORKER_ENV.outputBucket}, ${WORKER_ENV.outputPrefix})
+  --visibility-timeout S   held message visibility, renewed while working (default 300)
   --wait-time S            long-polling wait, 1-20 (default 20)
   --retry-delay S          visibility after a failed attempt (default 30)
   --idle-exit S            stop after S seconds with nothing to do (default 0: never)
@@ -244,8 +249,8 @@ function workerOptions(
   if (positionals.length > 0) throw new UsageError('--worker takes no positional arguments');
   const queueUrl = v['queue-url'] ?? blankToUndefined(env[WORKER_ENV.queueUrl]);
   if (!queueUrl) throw new UsageError(`--queue-url or ${WORKER_ENV.queueUrl} is required`);
-  const outputText = v.output ?? blankToUndefined(env[WORKER_ENV.output]);
-  if (!outputText) throw new UsageError(`--output or ${WORKER_ENV.output} is required`);
+  const outputText = v.output ?? outputFromEnv(env);
+  if (!outputText) throw new UsageError(`--output or ${WORKER_ENV.outputBucket} is required`);
   const output = location('--output', outputText);
   if (output.kind !== 's3') throw new UsageError('--output must be an s3://bucket/prefix URL');
   const imdsUrl =
@@ -261,7 +266,7 @@ function workerOptions(
       v['visibility-timeout'],
       1,
       43200,
-      120,
+      300,
     ),
     waitTimeSeconds: integer('--wait-time', v['wait-time'], 1, 20, 20),
     retryDelaySeconds: integer('--retry-delay', v['retry-delay'], 0, 43200, 30),
@@ -275,6 +280,12 @@ function workerOptions(
           marginSeconds: integer('--notice-margin', v['notice-margin'], 0, 110, 15),
         },
   };
+}
+
+function outputFromEnv(env: NodeJS.ProcessEnv): string | undefined {
+  const bucket = blankToUndefined(env[WORKER_ENV.outputBucket]);
+  if (!bucket) return undefined;
+  return `s3://${bucket}/${env[WORKER_ENV.outputPrefix] ?? ''}`;
 }
 
 function location(name: string, text: string): Location {
