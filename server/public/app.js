@@ -51,6 +51,7 @@ const ui = {
   error: $('error'),
   errorTitle: $('error-title'),
   errorDetail: $('error-detail'),
+  errorTechnical: $('error-technical'),
   answer: $('answer'),
   verdict: $('verdict'),
   verdictDetail: $('verdict-detail'),
@@ -322,7 +323,7 @@ function showAnswer(result, roundTripMs) {
 function predictionItem(prediction) {
   const item = document.createElement('li');
   const name = span('prediction-name', displayName(prediction));
-  const kind = span('prediction-kind', prediction.species || 'not a pet');
+  const kind = span('prediction-kind', prediction.species || 'not a cat or dog');
   const value = span('prediction-value', percent.format(prediction.confidence));
 
   const bar = span('bar', '');
@@ -387,15 +388,16 @@ function showError(error) {
   if (!error) return;
   const [title, advice] = describeError(error);
   ui.errorTitle.textContent = title;
-  const technical = error.kind === 'api' ? serverSaid(error) : '';
-  ui.errorDetail.textContent = [advice, technical].filter(Boolean).join(' ');
+  ui.errorDetail.textContent = advice;
+  ui.errorTechnical.textContent = error.kind === 'api' ? serverSaid(error) : '';
   ui.error.hidden = false;
 }
 
+/** The server's own words, for whoever reports the problem. */
 function serverSaid(error) {
   const code = error.code ? ` ${error.code}` : '';
   const message = error.message ? `: ${error.message}` : '';
-  return `(HTTP ${error.status}${code}${message})`;
+  return `Server's answer: HTTP ${error.status}${code}${message}`;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -94,7 +94,12 @@ function typeOf(schema) {
     });
     return fragment;
   }
-  const types = Array.isArray(schema.type) ? schema.type : [schema.type || 'object'];
+  if (schema.type === undefined && schema.enum) {
+    fragment.append(constraints(schema).slice(2));
+    return fragment;
+  }
+  const fallback = schema.properties ? 'object' : 'any';
+  const types = Array.isArray(schema.type) ? schema.type : [schema.type || fallback];
   types.forEach((type, index) => {
     if (index > 0) fragment.append(' or ');
     if (type === 'array') {
@@ -122,7 +127,14 @@ function constraints(schema) {
 
 function table(headings, rows) {
   const head = el('tr', null, ...headings.map((heading) => el('th', null, heading)));
-  const body = rows.map((cells) => el('tr', null, ...cells.map((cell) => el('td', null, cell))));
+  const body = rows.map((cells) => {
+    if (!Array.isArray(cells)) {
+      const wide = el('td', null, cells.wide);
+      wide.colSpan = headings.length;
+      return el('tr', 'wide-row', wide);
+    }
+    return el('tr', null, ...cells.map((cell) => el('td', null, cell)));
+  });
   const result = el('table', null, el('thead', null, head), el('tbody', null, ...body));
   return el('div', 'table-scroll', result);
 }
@@ -141,23 +153,62 @@ function parametersTable(doc, parameters) {
   return table(['Name', 'In', 'Required', 'Type', 'Description'], rows);
 }
 
-function contentList(content) {
+/** Rows of an object's fields, nested objects flattened as `outer.inner` and `list[].inner`. */
+function fieldRows(schema, prefix = '', depth = 0) {
+  const required = new Set(schema.required || []);
+  const rows = [];
+  for (const [name, field] of Object.entries(schema.properties || {})) {
+    const fieldPath = `${prefix}${name}`;
+    rows.push([
+      el('code', null, fieldPath),
+      typeOf(field),
+      required.has(name) ? 'yes' : 'no',
+      el('span', null, richText((field && field.description) || '')),
+    ]);
+    const isList = field && field.type === 'array';
+    const inner = isList ? field.items : field;
+    if (depth < 3 && inner && !inner.$ref && inner.properties) {
+      rows.push(...fieldRows(inner, `${fieldPath}${isList ? '[].' : '.'}`, depth + 1));
+    }
+  }
+  return rows;
+}
+
+function fieldsTable(schema) {
+  return table(['Field', 'Type', 'Always present', 'Description'], fieldRows(schema));
+}
+
+/** An object schema written in place (not a reference to a named shape). */
+function isInlineObject(schema) {
+  return Boolean(schema && !schema.$ref && schema.properties);
+}
+
+/** Media types of a body; with `fields`, an inline object schema also gets its fields table. */
+function contentList(content, fields = true) {
   const types = Object.entries(content || {});
   if (types.length === 0) return null;
   const list = el('ul');
   for (const [mediaType, media] of types) {
-    list.append(el('li', null, el('code', null, mediaType), ': ', typeOf(media && media.schema)));
+    const schema = media && media.schema;
+    const item = el('li', null, el('code', null, mediaType), ': ', typeOf(schema));
+    if (fields && isInlineObject(schema)) item.append(fieldsTable(schema));
+    list.append(item);
   }
   return list;
 }
 
 function responsesTable(doc, responses) {
-  const rows = Object.entries(responses || {}).map(([code, raw]) => {
+  const rows = Object.entries(responses || {}).flatMap(([code, raw]) => {
     const response = resolve(doc, raw);
     const headers = Object.keys(response.headers || {});
     const description = el('div', null, ...paragraphs(response.description));
     if (headers.length) description.append(el('p', null, `Headers: ${headers.join(', ')}`));
-    return [el('code', null, code), description, contentList(response.content) || '-'];
+    const row = [el('code', null, code), description, contentList(response.content, false) || '-'];
+    // Fields of an inline body get a row of their own: the body column is too narrow for them.
+    const inline = Object.values(response.content || {})
+      .map((media) => media && media.schema)
+      .filter(isInlineObject);
+    return [row, ...inline.map((schema) => ({ wide: fieldsTable(schema) }))];
   });
   return table(['Status', 'Meaning', 'Body'], rows);
 }
@@ -218,14 +269,7 @@ function schemaSection(name, schema) {
     section.append(el('p', null, 'Type: ', typeOf(schema)));
     return section;
   }
-  const required = new Set(schema.required || []);
-  const rows = properties.map(([property, propertySchema]) => [
-    el('code', null, property),
-    typeOf(propertySchema),
-    required.has(property) ? 'yes' : 'no',
-    el('span', null, richText((propertySchema && propertySchema.description) || '')),
-  ]);
-  section.append(table(['Field', 'Type', 'Always present', 'Description'], rows));
+  section.append(fieldsTable(schema));
   return section;
 }
 
