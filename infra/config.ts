@@ -5,15 +5,8 @@
  */
 import * as pulumi from '@pulumi/pulumi';
 
-import { PULUMI_PROJECT, STACK_CONFIG_KEYS } from '../server/contract';
+import { DEFAULT_MAX_BODY_BYTES, PULUMI_PROJECT, STACK_CONFIG_KEYS } from '../server/contract';
 import { familyOf, type InstanceFamily } from './instance-families';
-
-/**
- * Largest request body the server accepts, in bytes (the server reads `MAX_BODY_BYTES` and
- * defaults to this). The WAF size rule blocks larger declared bodies before they reach a GPU, so
- * the two must agree; the server's default is mirrored here until the contract exports it.
- */
-export const DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024;
 
 /** Every configuration key the program reads; Pulumi.yaml declares exactly these. */
 export const CONFIG_KEYS = [
@@ -470,6 +463,7 @@ function readEdge(r: Reader, environment: Environment, region: string): EdgeConf
     tryItPage: r.boolean('tryItPage', false),
     accessLogsBucket,
     wafRateLimit: r.integer('wafRateLimit', 10, 2_000_000_000, 2000),
+    // The server's default limit: the WAF size rule must agree with what the server accepts.
     maxBodyBytes: DEFAULT_MAX_BODY_BYTES,
   };
 }

