@@ -63,9 +63,6 @@ export function createApp(deps: AppDeps): Koa {
       notImplemented: () => appError('method_not_allowed'),
     }),
   );
-  app.use(() => {
-    throw appError('not_found');
-  });
   return app;
 }
 
@@ -80,6 +77,8 @@ function observe(logger: Logger, metrics: Metrics): Koa.Middleware {
     let failure: unknown;
     try {
       await next();
+      // Nothing answered: Koa's default is an empty 404; answer in the API's error shape.
+      if (ctx.status === 404 && ctx.body == null) throw appError('not_found');
     } catch (err) {
       failure = err;
       const answer = toErrorResponse(err);

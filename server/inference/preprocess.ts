@@ -62,7 +62,8 @@ export async function decodeImage(
 
 async function probe(data: Buffer): Promise<sharp.Metadata> {
   try {
-    return await sharp(data).metadata();
+    // Reading the header decodes no pixels: the limit is ours to apply, next, with a clear code.
+    return await sharp(data, { limitInputPixels: false }).metadata();
   } catch {
     throw appError('unsupported_media_type');
   }
