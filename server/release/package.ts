@@ -67,8 +67,12 @@ export class PackageError extends Error {
   }
 }
 
-/** Versions are folder names on the image and AMI tag values: keep them plain. */
-export const VERSION_PATTERN = /^[0-9A-Za-z][0-9A-Za-z._+-]{0,63}$/;
+/**
+ * Semantic versions only: the version becomes a folder on the image, an AMI tag and part of the
+ * AMI name, and the Packer template accepts nothing else, so a release that could not be baked
+ * is refused here rather than an hour into the workflow.
+ */
+export const VERSION_PATTERN = /^[0-9]+\.[0-9]+\.[0-9]+(-[0-9A-Za-z.-]+)?$/;
 
 /** `<SHARED_DIR or ../shared>/pets`: the labelled photos beside the repository. */
 export function defaultGoldenSource(): string {
@@ -79,7 +83,7 @@ export function defaultGoldenSource(): string {
 /** Builds the artifact; throws ModelLoadError, GoldenError or PackageError naming the file. */
 export async function packageModel(options: PackageOptions): Promise<PackageResult> {
   if (!VERSION_PATTERN.test(options.version)) {
-    throw new PackageError(options.version, 'version must be 1-64 of [0-9A-Za-z._+-]');
+    throw new PackageError(options.version, 'version must be a semantic version such as 1.4.0');
   }
   const source = await readModelDirectory(options.modelDir, {
     metadataPath: options.metadataPath,
