@@ -9,6 +9,7 @@ import type { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
 import type { SSMClient } from '@aws-sdk/client-ssm';
 import type { Logger } from 'pino';
 
+import type { CloudWatchOutcome } from './cloudwatch';
 import type { BootAgentConfig } from './config';
 import type { ImdsClient } from './imds';
 import {
@@ -34,6 +35,8 @@ export interface BootAgentDeps {
   createSsm: (region: string) => SSMClient;
   createAutoScaling: (region: string) => AutoScalingClient;
   services: ServiceManager;
+  /** Renders the CloudWatch agent's configuration for the stack and starts the agent. */
+  configureLogs: (stack: string | undefined) => Promise<CloudWatchOutcome>;
   logger: Logger;
 }
 
@@ -86,6 +89,8 @@ export async function runBootAgent(deps: BootAgentDeps): Promise<BootOutcome> {
 
 async function prepare(deps: BootAgentDeps, region: string, outcome: BootOutcome): Promise<void> {
   const { config, logger } = deps;
+  await shipLogs(deps);
+
   const warm = await readFilesOnce(config.modelDir);
   logger.info({ ...warm, dir: config.modelDir }, 'model files read');
 
@@ -104,6 +109,16 @@ async function prepare(deps: BootAgentDeps, region: string, outcome: BootOutcome
       ),
   });
   logger.info({ source: outcome.secrets, file: config.secretsFile }, 'secrets ready');
+}
+
+/** Logs are worth having but not worth failing a launch for: errors are only reported. */
+async function shipLogs(deps: BootAgentDeps): Promise<void> {
+  try {
+    const result = await deps.configureLogs(deps.config.stack);
+    deps.logger.info({ result }, 'CloudWatch agent');
+  } catch (error) {
+    deps.logger.warn({ err: (error as Error).message }, 'CloudWatch agent not configured');
+  }
 }
 
 async function serve(deps: BootAgentDeps): Promise<void> {

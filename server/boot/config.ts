@@ -12,6 +12,8 @@ import { DEFAULT_IMDS_BASE_URL } from './imds';
 export interface BootAgentConfig {
   /** Instance metadata service (the AWS SDKs read the same variable). */
   imdsBaseUrl: string;
+  /** Stack name, for the CloudWatch log group names; logs are not shipped when unset. */
+  stack: string | undefined;
   /** Region for the SSM and Auto Scaling clients; read from instance metadata when unset. */
   region: string | undefined;
   /** SSM path holding this stack's secrets; no secrets are fetched when unset. */
@@ -40,6 +42,7 @@ const seconds = (fallback: number) =>
 
 const schema = z.object({
   AWS_EC2_METADATA_SERVICE_ENDPOINT: url.default(DEFAULT_IMDS_BASE_URL),
+  [INSTANCE_ENV.stack]: optionalText,
   [INSTANCE_ENV.region]: optionalText,
   [INSTANCE_ENV.secretsParameterPath]: optionalText.pipe(
     z
@@ -69,6 +72,7 @@ export function loadBootAgentConfig(env: NodeJS.ProcessEnv = process.env): BootA
   const value = parsed.data;
   return Object.freeze({
     imdsBaseUrl: value.AWS_EC2_METADATA_SERVICE_ENDPOINT,
+    stack: value[INSTANCE_ENV.stack],
     region: value[INSTANCE_ENV.region],
     secretsParameterPath: value[INSTANCE_ENV.secretsParameterPath],
     lifecycleHookName: value[INSTANCE_ENV.lifecycleHookName] ?? LAUNCH_LIFECYCLE_HOOK,

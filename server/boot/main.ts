@@ -8,6 +8,7 @@ import pino from 'pino';
 
 import { IMAGE_LAYOUT } from '../contract';
 import { runBootAgent } from './agent';
+import { configureCloudWatchAgent } from './cloudwatch';
 import { loadBootAgentConfig } from './config';
 import { ImdsClient } from './imds';
 import { systemdServiceManager } from './service-manager';
@@ -31,6 +32,7 @@ async function main(): Promise<number> {
           requestHandler: REQUEST_HANDLER,
         }),
       services: systemdServiceManager(),
+      configureLogs: (stack) => configureCloudWatchAgent(stack),
       logger,
     });
     logger.info({ ...outcome, plan: outcome.plan.reason }, 'boot agent done');

@@ -4,7 +4,7 @@
  * carries a session token, and the secrets file is written, kept or refused as the README says.
  */
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
@@ -13,6 +13,7 @@ import pino from 'pino';
 
 import { IMAGE_LAYOUT, LAUNCH_LIFECYCLE_HOOK, PATHS, SECRETS } from '../../server/contract';
 import { type BootOutcome, runBootAgent } from '../../server/boot/agent';
+import { type CloudWatchPaths, configureCloudWatchAgent } from '../../server/boot/cloudwatch';
 import { loadBootAgentConfig } from '../../server/boot/config';
 import { parseEnvFile } from '../../server/boot/env-file';
 import { ImdsClient } from '../../server/boot/imds';
@@ -42,6 +43,7 @@ describe('boot agent', function () {
   let aws: StandIn;
   let readiness: StandIn;
   let started: string[];
+  let cloudWatch: CloudWatchPaths;
 
   beforeEach(async () => {
     work = await mkdtemp(path.join(tmpdir(), 'boot-agent-'));
@@ -71,6 +73,17 @@ describe('boot agent', function () {
       pendingAction: true,
       completions: [],
     };
+    cloudWatch = {
+      template: path.resolve(
+        __dirname,
+        '../../ami/rootfs/etc/breed-identifier/cloudwatch-agent.json',
+      ),
+      config: path.join(work, 'cloudwatch', 'agent.json'),
+      ctl: path.join(work, 'amazon-cloudwatch-agent-ctl'),
+    };
+    // A stand-in control tool: records its arguments, as the real one would read them.
+    await writeFile(cloudWatch.ctl, `#!/bin/sh\necho "$@" > "${work}/ctl-args"\n`);
+    await chmod(cloudWatch.ctl, 0o755);
     readyFlag = { ready: false };
     started = [];
     [imds, aws, readiness] = await Promise.all([
@@ -89,6 +102,7 @@ describe('boot agent', function () {
     const config = loadBootAgentConfig({
       AWS_EC2_METADATA_SERVICE_ENDPOINT: imds.url,
       SECRETS_PARAMETER_PATH: STACK_PATH,
+      BREED_STACK: 'rehearsal',
       BOOT_MODEL_DIR: path.join(work, 'models', 'current'),
       BOOT_SECRETS_FILE: path.join(work, 'secrets.env'),
       BOOT_READY_URL: `${readiness.url}${PATHS.ready}`,
@@ -108,6 +122,7 @@ describe('boot agent', function () {
           setTimeout(() => (readyFlag.ready = true), 300);
         },
       },
+      configureLogs: (stack) => configureCloudWatchAgent(stack, cloudWatch),
       logger: pino({ level: 'silent' }),
     });
   }
@@ -263,6 +278,31 @@ describe('boot agent', function () {
       awsState.completions.map((c) => c.LifecycleActionResult),
       ['ABANDON'],
     );
+  });
+
+  it('configures the CloudWatch agent for the stack on every boot, warm pool included', async () => {
+    imdsState.targetState = 'Warmed:Stopped';
+    await run();
+
+    const config = JSON.parse(await readFile(cloudWatch.config, 'utf8')) as {
+      logs: { logs_collected: { files: { collect_list: { log_group_name: string }[] } } };
+    };
+    const groups = config.logs.logs_collected.files.collect_list.map((f) => f.log_group_name);
+    assert.deepEqual(groups, [
+      '/breed-identifier/rehearsal/server',
+      '/breed-identifier/rehearsal/boot',
+    ]);
+    assert.equal(
+      (await readFile(path.join(work, 'ctl-args'), 'utf8')).trim(),
+      `-a fetch-config -m ec2 -s -c file:${cloudWatch.config}`,
+    );
+  });
+
+  it('a missing or failing CloudWatch agent does not stop the launch', async () => {
+    await writeFile(cloudWatch.ctl, '#!/bin/sh\nexit 3\n');
+    assert.equal((await run()).served, true);
+    await rm(cloudWatch.ctl);
+    assert.equal(await configureCloudWatchAgent('rehearsal', cloudWatch), 'agent-absent');
   });
 
   it('reads every model file once, through the current link', async () => {

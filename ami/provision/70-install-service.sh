@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Places the image's files (systemd units, server settings, CloudWatch agent configuration,
+# log rotation), creates the service user and its directories, and enables the boot agent.
+# The server unit is not enabled: the boot agent starts it once it knows the instance is
+# going into service, so a warm-pool instance never serves.
+set -o errexit -o nounset -o pipefail
+
+die() {
+  echo "70-install-service: $*" >&2
+  exit 1
+}
+
+create_user() {
+  if id -u "${SERVICE_NAME}" >/dev/null 2>&1; then return 0; fi
+  useradd --system --user-group --no-create-home --home-dir /nonexistent \
+    --shell /usr/sbin/nologin "${SERVICE_NAME}"
+}
+
+place_files() {
+  local rootfs="$1"
+  [[ -d "${rootfs}" ]] || die "no files tree at ${rootfs}"
+  cp --recursive --no-preserve=ownership,mode "${rootfs}/." /
+  find "${rootfs}" -type f -printf '%P\n' | while read -r file; do
+    chown root:root "/${file}"
+    chmod 0644 "/${file}"
+  done
+}
+
+create_directories() {
+  install -d -m 0755 -o root -g root "$(dirname "${ENV_FILE}")"
+  install -d -m 0700 -o root -g root "$(dirname "${SECRETS_ENV_FILE}")"
+  install -d -m 0755 -o root -g root "/var/log/${SERVICE_NAME}"
+  # The CUDA kernel cache the validation fills, kept in the image.
+  install -d -m 0750 -o "${SERVICE_NAME}" -g "${SERVICE_NAME}" "/var/cache/${SERVICE_NAME}"
+}
+
+enable_boot_agent() {
+  systemctl enable "${BOOT_AGENT_UNIT}" >/dev/null 2>&1 || die "cannot enable ${BOOT_AGENT_UNIT}"
+  if systemctl is-enabled --quiet "${SERVER_UNIT}" 2>/dev/null; then
+    systemctl disable "${SERVER_UNIT}" >/dev/null 2>&1
+  fi
+  # A chroot (the rehearsal) has no running systemd to reload.
+  if [[ -d /run/systemd/system ]]; then systemctl daemon-reload; fi
+}
+
+main() {
+  : "${BAKE_DIR:?}" "${SERVICE_NAME:?}" "${ENV_FILE:?}" "${SECRETS_ENV_FILE:?}"
+  : "${SERVER_UNIT:?}" "${BOOT_AGENT_UNIT:?}"
+  create_user
+  place_files "${BAKE_DIR}/rootfs"
+  create_directories
+  enable_boot_agent
+  echo "70-install-service: ${SERVER_UNIT} installed, ${BOOT_AGENT_UNIT} enabled"
+}
+
+main "$@"
