@@ -139,7 +139,10 @@ function findPublicDir(): string {
   ];
   const found = candidates.find((dir) => existsSync(path.join(dir, DOCUMENTS['/'] ?? '')));
   if (!found) {
-    throw new Error(`try-it page: no index.html in any of ${candidates.join(', ')}`);
+    throw new Error(
+      `try-it page: no index.html in ${candidates.join(' or ')}; ship server/public with the ` +
+        'server, or switch the page off with PAGE=off',
+    );
   }
   return found;
 }

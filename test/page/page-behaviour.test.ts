@@ -4,7 +4,7 @@ import type { Page } from 'playwright-core';
 import { PATHS } from '../../server/contract';
 import { launchBrowser, saveScreenshot, type TestBrowser } from './browser';
 import { dogIdentification, notPetIdentification, startStubApi, type StubApi } from './stub-api';
-import { isBlue, isRed, plainPng, sidewaysJpeg } from './test-images';
+import { isBlue, isRed, plainBmp, plainPng, sidewaysJpeg } from './test-images';
 
 const FINISHED = ['Done.', 'No answer: see the message below.'];
 
@@ -131,6 +131,16 @@ describe('try-it page (Chromium, stub API)', function () {
     const bottom = await sharp(sent).extract({ left: 256, top: 900, width: 1, height: 1 }).raw();
     assert.ok(isRed([...(await top.toBuffer())]), 'uploaded red half on top');
     assert.ok(isBlue([...(await bottom.toBuffer())]), 'uploaded blue half at the bottom');
+  });
+
+  it('converts a type the server refuses but the browser reads (BMP) to JPEG', async () => {
+    await upload(page, 'old.bmp', 'image/bmp', plainBmp(120, 80));
+
+    const received = stub.uploads[0]!;
+    assert.equal(received.contentType, 'image/jpeg');
+    const sent = await sharp(received.body).metadata();
+    assert.deepEqual([sent.format, sent.width, sent.height], ['jpeg', 120, 80]);
+    assert.match(await text(page, '#preview-caption'), /Converted to JPEG in your browser/);
   });
 
   it('says plainly when the photo shows no cat or dog', async () => {
@@ -351,8 +361,10 @@ function contrastOfTextElements(): Array<[string, number]> {
     return 'rgb(255, 255, 255)';
   };
   const results: Array<[string, number]> = [];
-  for (const element of document.querySelectorAll('body *')) {
-    const own = [...element.childNodes].some((n) => n.nodeType === 3 && n.textContent!.trim());
+  for (const element of Array.from(document.querySelectorAll('body *'))) {
+    const own = Array.from(element.childNodes).some(
+      (n) => n.nodeType === 3 && n.textContent!.trim(),
+    );
     if (!own || !(element as HTMLElement).offsetParent) continue;
     const a = luminance(getComputedStyle(element).color);
     const b = luminance(background(element));

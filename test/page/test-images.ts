@@ -43,3 +43,29 @@ export function isRed([r, g, b]: readonly number[]): boolean {
 export function isBlue([r, g, b]: readonly number[]): boolean {
   return (b ?? 0) > 150 && (r ?? 255) < 90 && (g ?? 255) < 110;
 }
+
+/**
+ * A 24-bit BMP of one colour, written by hand: sharp cannot write BMP, and BMP is a type the
+ * browser reads but the server refuses, which is the case the page converts.
+ */
+export function plainBmp(width: number, height: number): Buffer {
+  const rowBytes = Math.ceil((width * 3) / 4) * 4;
+  const pixelBytes = rowBytes * height;
+  const file = Buffer.alloc(54 + pixelBytes);
+  file.write('BM', 0, 'ascii');
+  file.writeUInt32LE(file.length, 2);
+  file.writeUInt32LE(54, 10); // offset of the pixels
+  file.writeUInt32LE(40, 14); // BITMAPINFOHEADER
+  file.writeInt32LE(width, 18);
+  file.writeInt32LE(height, 22);
+  file.writeUInt16LE(1, 26); // planes
+  file.writeUInt16LE(24, 28); // bits per pixel
+  file.writeUInt32LE(pixelBytes, 34);
+  for (let y = 0; y < height; y += 1) {
+    for (let x = 0; x < width; x += 1) {
+      // Blue, green, red: a mid green.
+      file.set([60, 140, 90], 54 + y * rowBytes + x * 3);
+    }
+  }
+  return file;
+}
