@@ -301,7 +301,7 @@ function describeFailure(error: unknown, dir: string): VerifyProblem {
     error instanceof ManifestFormatError ||
     error instanceof ArchiveError ||
     error instanceof GoldenError;
-  if (!named) return { file: path.basename(dir), problem: (error as Error).message };
+  if (!named) return describeUnnamed((error as Error).message, dir);
 
   const inside = path.isAbsolute(error.file) ? path.relative(dir, error.file) : error.file;
   const file = inside.startsWith('..') ? error.file : inside;
@@ -310,4 +310,15 @@ function describeFailure(error: unknown, dir: string): VerifyProblem {
     ? error.message.slice(prefix.length)
     : error.message;
   return { file: file || '.', problem };
+}
+
+/**
+ * Errors from the inference worker threads arrive as plain errors (the class does not cross
+ * the thread boundary), but a load error's message still starts with the file's path.
+ */
+function describeUnnamed(message: string, dir: string): VerifyProblem {
+  const match = /^(\/[^:]+): ([\s\S]*)$/.exec(message);
+  const inside = match?.[1] ? path.relative(dir, match[1]) : '..';
+  if (!match?.[2] || inside.startsWith('..')) return { file: path.basename(dir), problem: message };
+  return { file: inside, problem: match[2] };
 }
