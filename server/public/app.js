@@ -108,6 +108,7 @@ async function identify(file) {
   current = controller;
 
   resetOutcome();
+  setState('busy');
   setStatus(`Reading ${file.name || 'the photo'}…`);
   const upload = await prepareUpload(file);
   if (controller.signal.aborted) return;
@@ -123,10 +124,13 @@ async function identify(file) {
   if (reply.error) {
     showError(reply.error);
     setStatus('No answer: see the message below.');
+    setState('failed');
     return;
   }
   showAnswer(reply.body, performance.now() - started);
-  setStatus('Done.');
+  // The live region reads the verdict out, so that a screen reader user hears the answer.
+  setStatus(`Answer: ${ui.verdict.textContent}. ${ui.verdictDetail.textContent}`);
+  setState('answered');
 }
 
 /**
@@ -239,11 +243,17 @@ function setStatus(text) {
   ui.status.textContent = text;
 }
 
+/** `busy`, `answered` or `failed` on the body element: for styles and for the page's tests. */
+function setState(state) {
+  document.body.dataset.state = state;
+}
+
 /** On a phone the outcome starts below the fold: scroll to it, unless it is already in view. */
 function bringIntoView(element) {
   const top = element.getBoundingClientRect().top;
   if (top < 0 || top > window.innerHeight * 0.6) {
-    element.scrollIntoView({ block: 'start', behavior: 'smooth' });
+    const still = window.matchMedia('(prefers-reduced-motion: reduce)').matches;
+    element.scrollIntoView({ block: 'start', behavior: still ? 'auto' : 'smooth' });
   }
 }
 

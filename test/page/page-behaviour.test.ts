@@ -6,17 +6,14 @@ import { launchBrowser, saveScreenshot, type TestBrowser } from './browser';
 import { dogIdentification, notPetIdentification, startStubApi, type StubApi } from './stub-api';
 import { isBlue, isRed, plainBmp, plainPng, sidewaysJpeg } from './test-images';
 
-const FINISHED = ['Done.', 'No answer: see the message below.'];
-
 /** Chooses a file through the photo input and waits until the page has an outcome. */
 async function upload(page: Page, name: string, mimeType: string, buffer: Buffer): Promise<void> {
   await page.evaluate(() => {
-    document.getElementById('status')!.textContent = '';
+    delete document.body.dataset.state;
   });
   await page.setInputFiles('#photo-input', { name, mimeType, buffer });
-  await page.waitForFunction(
-    (finished) => finished.includes(document.getElementById('status')!.textContent ?? ''),
-    FINISHED,
+  await page.waitForFunction(() =>
+    ['answered', 'failed'].includes(document.body.dataset.state ?? ''),
   );
 }
 
@@ -71,6 +68,7 @@ describe('try-it page (Chromium, stub API)', function () {
 
     assert.equal(await text(page, '#verdict'), 'Dog: Samoyed');
     assert.equal(await text(page, '#verdict-detail'), 'Confidence 87.3%.');
+    assert.equal(await text(page, '#status'), 'Answer: Dog: Samoyed. Confidence 87.3%.');
     const items = await page.locator('#predictions li').allTextContents();
     assert.equal(items.length, 5);
     assert.match(items[0]!, /Samoyed.*dog.*87\.3%/);
@@ -246,7 +244,7 @@ describe('try-it page (Chromium, stub API)', function () {
       [...smallPhoto],
     );
     await page.dispatchEvent('#drop-zone', 'drop', { dataTransfer });
-    await page.waitForFunction(() => document.getElementById('status')!.textContent === 'Done.');
+    await page.waitForFunction(() => document.body.dataset.state === 'answered');
     assert.ok(stub.uploads[0]!.body.equals(smallPhoto));
   });
 
@@ -265,7 +263,7 @@ describe('try-it page (Chromium, stub API)', function () {
     await page.keyboard.press('Enter');
     const fileChooser = await chooser;
     await fileChooser.setFiles({ name: 'k.png', mimeType: 'image/png', buffer: smallPhoto });
-    await page.waitForFunction(() => document.getElementById('status')!.textContent === 'Done.');
+    await page.waitForFunction(() => document.body.dataset.state === 'answered');
     assert.equal(stub.uploads.length, 1);
   });
 
