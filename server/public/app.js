@@ -42,6 +42,7 @@ const ui = {
   cameraInput: $('camera-input'),
   dropZone: $('drop-zone'),
   tokenInput: $('token-input'),
+  credentials: $('credentials'),
   modelInfo: $('model-info'),
   status: $('status'),
   outcome: $('outcome'),
@@ -315,13 +316,13 @@ function showAnswer(result, roundTripMs) {
     ui.verdict.textContent = 'Not a cat or a dog';
     ui.verdictDetail.textContent = top
       ? `The model does not see a pet in this photo. Its best guess: ${displayName(top)} ` +
-        `(${percent.format(top.confidence)}).`
+        `(${share(top.confidence)}).`
       : 'The model does not see a pet in this photo.';
   } else {
     const species = capitalise(result.species || 'pet');
     ui.verdict.textContent = result.breed ? `${species}: ${result.breed}` : `A ${result.species}`;
     ui.verdictDetail.textContent = result.breed
-      ? `Confidence ${percent.format(result.confidence)}.`
+      ? `Confidence ${share(result.confidence)}.`
       : 'The model is not sure of the breed.';
   }
 
@@ -334,7 +335,7 @@ function predictionItem(prediction) {
   const item = document.createElement('li');
   const name = span('prediction-name', displayName(prediction));
   const kind = span('prediction-kind', prediction.species || 'not a cat or dog');
-  const value = span('prediction-value', percent.format(prediction.confidence));
+  const value = span('prediction-value', share(prediction.confidence));
 
   const bar = span('bar', '');
   bar.setAttribute('aria-hidden', 'true');
@@ -401,6 +402,7 @@ function showError(error) {
   ui.errorDetail.textContent = advice;
   ui.errorTechnical.textContent = error.kind === 'api' ? serverSaid(error) : '';
   ui.error.hidden = false;
+  if (error.status === 401) ui.credentials.open = true;
 }
 
 /** The server's own words, for whoever reports the problem. */
@@ -436,6 +438,12 @@ async function loadModelInfo() {
 
 // ---------------------------------------------------------------------------------------------
 // Small formatting helpers
+
+/** A probability as a percentage; a tiny one as "< 0.1%" rather than a misleading "0.0%". */
+function share(probability) {
+  if (probability > 0 && probability < 0.0005) return `< ${percent.format(0.001)}`;
+  return percent.format(probability);
+}
 
 function displayName(prediction) {
   return prediction.breed || String(prediction.label).split(',')[0].trim();

@@ -73,6 +73,7 @@ describe('try-it page (Chromium, stub API)', function () {
     assert.equal(items.length, 5);
     assert.match(items[0]!, /Samoyed.*dog.*87\.3%/);
     assert.match(items[2]!, /white wolf.*not a cat or dog.*3\.2%/);
+    assert.match(items[4]!, /Great Pyrenees.*dog.*< 0\.1%/);
     const widths = await page
       .locator('#predictions .bar-fill')
       .evaluateAll((bars) => bars.map((bar) => (bar as HTMLElement).style.width));

@@ -100,13 +100,13 @@ describe('try-it page end to end (Chromium, real server, sample model)', functio
     await choose(page, cat.file);
     assert.equal(await text(page, '#error-title'), 'Sign-in needed.');
     assert.match(await text(page, '#error-technical'), /HTTP 401 unauthorized/);
+    assert.ok(await page.isVisible('#token-input'), 'the credential field opens by itself');
     await saveScreenshot(page, 'real-sign-in-needed');
   });
 
   it('shows the breed of a real cat photo, sent as it is', async () => {
     const cat = photo(CAT_PHOTO);
     page.consoleErrors.length = 0; // the refusals of the previous test
-    await page.click('summary');
     await page.fill('#token-input', API_KEY);
     await page.dispatchEvent('#token-input', 'change');
     await page.waitForFunction(() =>

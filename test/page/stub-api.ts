@@ -49,7 +49,7 @@ export function dogIdentification(): unknown {
       { label: 'Pomeranian', species: 'dog', breed: 'Pomeranian', confidence: 0.061 },
       { label: 'white wolf, Arctic wolf', species: null, breed: null, confidence: 0.032 },
       { label: 'keeshond', species: 'dog', breed: 'Keeshond', confidence: 0.012 },
-      { label: 'Great Pyrenees', species: 'dog', breed: 'Great Pyrenees', confidence: 0.008 },
+      { label: 'Great Pyrenees', species: 'dog', breed: 'Great Pyrenees', confidence: 0.0003 },
     ],
     model: { name: 'stub-model', version: '9.8.7' },
     timingsMs: { decode: 4.2, queue: 0.6, inference: 31.4, total: 36.9 },
