@@ -237,7 +237,9 @@ jobs:
           )?.[1];
         assert.ok(output, 'the template has a manifest post-processor');
         const spec = job(release, bake);
-        const read = stepRunning(spec, new RegExp(`packer/${output.replace('.', '\\.')}`));
+        // jq's file argument, not a mention in a message.
+        const file = `packer/${output.replace('.', '\\.')}`;
+        const read = stepRunning(spec, new RegExp(`artifact_id'\\s*\\\\\\s*${file}\\)`));
         assert.equal(read.step.id, 'ami');
         assert.match(read.step.run ?? '', /echo "ami-id=\$\{ami_id\}" >> "\$\{GITHUB_OUTPUT\}"/);
         assert.equal(spec.outputs?.['ami-id'], '${{ steps.ami.outputs.ami-id }}');
@@ -283,16 +285,25 @@ jobs:
     });
 
     it('reads only stack outputs the program exports', () => {
-      const stack = readFileSync(path.join(REPO_ROOT, 'infra', 'stack.ts'), 'utf8');
-      const outputs = /interface StackOutputs \{([\s\S]*?)\n\}/.exec(stack)?.[1] ?? '';
-      const exported = new Set([...outputs.matchAll(/readonly (\w+):/g)].map((m) => m[1]));
+      const index = readFileSync(path.join(REPO_ROOT, 'infra', 'index.ts'), 'utf8');
+      const exported = new Set([...index.matchAll(/^export const (\w+)/gm)].map((m) => m[1]));
       const used = runSteps(release).flatMap(({ run }) =>
         [...run.matchAll(/pulumi stack output --stack "\$\{PULUMI_STACK\}" (\w+)/g)].map(
           (m) => m[1],
         ),
       );
       assert.ok(used.length >= 3);
-      for (const name of used) assert.ok(exported.has(name), `infra exports ${name}`);
+      for (const name of used) assert.ok(exported.has(name), `infra/index.ts exports ${name}`);
+    });
+
+    it('bundles the built server for the bake the way ami/bundle-inputs.sh expects', () => {
+      for (const name of ['bake-staging', 'bake-production']) {
+        const bundle = stepRunning(job(release, name), /ami\/bundle-inputs\.sh/).step.run ?? '';
+        assert.ok(bundle.indexOf('npm run build') >= 0, `${name} builds before bundling`);
+        assert.ok(bundle.indexOf('npm run build') < bundle.indexOf('bundle-inputs.sh'));
+        const build = stepRunning(job(release, name), /packer build/).step.run ?? '';
+        assert.match(build, /bake_inputs_dir=\$\{RUNNER_TEMP\}\/bake-inputs/);
+      }
     });
 
     it('smoke-tests staging with the golden photos before production is touched', () => {
