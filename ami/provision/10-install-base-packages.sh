@@ -7,7 +7,6 @@ set -o errexit -o nounset -o pipefail
 readonly PACKAGES=(
   ca-certificates
   curl
-  gnupg
   logrotate
   xz-utils
 )
@@ -15,7 +14,8 @@ readonly PACKAGES=(
 main() {
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${PACKAGES[@]}"
+  # dpkg reports every unpacked file on stdout; errors still reach stderr.
+  apt-get install -y -qq --no-install-recommends "${PACKAGES[@]}" >/dev/null
   apt-get purge -y -qq unattended-upgrades >/dev/null 2>&1 || true
   echo "10-install-base-packages: ${PACKAGES[*]}"
 }

@@ -101,6 +101,7 @@ main() {
   work="$(mktemp -d)"
   trap 'rm -rf "${work}"' EXIT
 
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends gpg >/dev/null
   fetch_repository_key "${work}"
   download_packages "${work}"
   install_libraries "${work}"

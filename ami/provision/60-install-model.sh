@@ -45,6 +45,8 @@ main() {
   local staging="${MODELS_DIR}/.${MODEL_VERSION}.partial"
 
   rm -rf "${work}" "${staging}"
+  # A failed run leaves nothing half-installed; a successful one has moved staging away.
+  trap 'rm -rf "${work}" "${staging}"' EXIT
   install -d -m 0700 "${work}"
   node "${APP_DIR}/dist/server/boot/fetch-artifact.js" "${MODEL_ARTIFACT_URL}" "${work}/artifact.tar.gz"
   verify_artifact "${work}/artifact.tar.gz"
@@ -62,6 +64,7 @@ main() {
   # Replace the link atomically: a reader sees the old target or the new one, never none.
   ln -sfn "${MODEL_VERSION}" "${CURRENT_MODEL_LINK}.new"
   mv -T "${CURRENT_MODEL_LINK}.new" "${CURRENT_MODEL_LINK}"
+  trap - EXIT
   rm -rf "${work}"
   echo "60-install-model: ${MODEL_NAME:-model} ${MODEL_VERSION} in ${target}, SHA-256 verified"
 }
