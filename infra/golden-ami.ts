@@ -26,16 +26,37 @@ export function amiFilters(config: StackConfig): aws.types.input.ec2.GetAmiFilte
   return [...filters, { name: `tag:${AMI_TAGS.modelVersion}`, values: [config.modelVersion] }];
 }
 
+/** The error when no image matches, with what to do about it. */
+function noImageError(config: StackConfig): Error {
+  const wanted = config.amiId
+    ? `${config.amiId} is not an available golden AMI of this account`
+    : `no golden AMI of this account is tagged ${AMI_TAGS.modelVersion}=${config.modelVersion}`;
+  const key = config.amiId ? STACK_CONFIG_KEYS.amiId : STACK_CONFIG_KEYS.modelVersion;
+  return new Error(
+    `${config.project}:${key}: ${wanted}; bake it with the release workflow, or fix: ` +
+      setCommand(key, config.amiId ? 'ami-...' : 'VERSION-ALREADY-BAKED'),
+  );
+}
+
 /**
- * Looks the image up and checks that an explicit `amiId` carries the configured model version,
- * so the stack never reports one version while serving another.
+ * Looks the image up (newest first) and checks that an explicit `amiId` carries the configured
+ * model version, so the stack never reports one version while serving another.
  */
 export function resolveGoldenAmi(
   config: StackConfig,
   opts: pulumi.InvokeOutputOptions,
 ): pulumi.Output<GoldenAmi> {
+  const owners = ['self'];
+  const ids = aws.ec2.getAmiIdsOutput(
+    { owners, includeDeprecated: true, filters: amiFilters(config) },
+    opts,
+  ).ids;
+  const newest = ids.apply((found) => {
+    if (!found[0]) throw noImageError(config);
+    return found[0];
+  });
   const image = aws.ec2.getAmiOutput(
-    { owners: ['self'], mostRecent: true, includeDeprecated: true, filters: amiFilters(config) },
+    { owners, includeDeprecated: true, filters: [{ name: 'image-id', values: [newest] }] },
     opts,
   );
   return image.apply((found) => {

@@ -186,6 +186,10 @@ export class RecordingMocks implements pulumi.runtime.Mocks {
         const names = ['a', 'b', 'c'].map((letter) => `${region}${letter}`);
         return { names, zoneIds: names.map((_, i) => `euw1-az${i + 1}`), id: region };
       }
+      case 'aws:ec2/getAmiIds:getAmiIds': {
+        const ids = this.matchingImages(args.inputs as AmiQuery).map((image) => image.imageId);
+        return { ids, id: hex(JSON.stringify(args.inputs), 12) };
+      }
       case 'aws:ec2/getAmi:getAmi':
         return this.findImage(args.inputs as AmiQuery);
       default:
@@ -193,16 +197,20 @@ export class RecordingMocks implements pulumi.runtime.Mocks {
     }
   }
 
-  /** Applies the filters the program sends, the way EC2 would, and picks the newest match. */
-  private findImage(query: AmiQuery): pulumi.runtime.MockCallResult {
-    if (!query.owners?.includes('self'))
-      throw new Error('getAmi mock: only owners=[self] is known');
+  /** Applies the filters the program sends, the way EC2 would; newest first. */
+  private matchingImages(query: AmiQuery): MockImage[] {
+    if (!query.owners?.includes('self')) throw new Error('AMI mock: only owners=[self] is known');
     const matches = this.images.filter((image) =>
       (query.filters ?? []).every((filter) =>
         filter.values.includes(imageField(image, filter.name)),
       ),
     );
-    const newest = [...matches].sort((a, b) => b.creationDate.localeCompare(a.creationDate))[0];
+    return matches.sort((a, b) => b.creationDate.localeCompare(a.creationDate));
+  }
+
+  /** The newest match, as `getAmi` with `mostRecent` answers. */
+  private findImage(query: AmiQuery): pulumi.runtime.MockCallResult {
+    const newest = this.matchingImages(query)[0];
     if (!newest) {
       throw new Error(
         'Your query returned no results. Please change your search criteria and try again.',

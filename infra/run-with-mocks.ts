@@ -44,7 +44,11 @@ function clearProgramModules(): void {
   }
 }
 
-/** Runs the program once with `settings` and returns what it declared. */
+/**
+ * Runs the program once with `settings` and returns what it declared. An error the program
+ * throws, or an output that fails (a lookup with no result, a check inside `apply`), ends the run
+ * with that error; in a real `pulumi up` the same error fails the deployment.
+ */
 export async function runWithMocks(
   settings: StackSettings,
   images: readonly MockImage[] = MOCK_IMAGES,
@@ -53,24 +57,41 @@ export async function runWithMocks(
   const mocks = new RecordingMocks(region, images);
   pulumi.runtime.setAllConfig(settings.values, settings.secretKeys);
   await pulumi.runtime.setMocks(mocks, PULUMI_PROJECT, settings.stack, false);
-
   clearProgramModules();
+
+  // A failed output rejects the registrations that depend on it, unobserved by the program.
+  let failRun: (reason: unknown) => void = () => undefined;
+  const failed = new Promise<never>((_, reject) => (failRun = reject));
+  process.on('unhandledRejection', failRun);
   try {
-    let declared: Record<string, pulumi.Input<unknown>> = {};
-    // The root stack resource, as the Pulumi CLI's runtime creates it; it owns the transformation.
-    await pulumi.runtime.runInPulumiStack(async () => {
-      pulumi.runtime.registerStackTransformation(mocks.transformation);
-      // eslint-disable-next-line @typescript-eslint/no-require-imports
-      const program = require('./stack') as typeof import('./stack');
-      declared = program.defineStack() as unknown as Record<string, pulumi.Input<unknown>>;
-      return {};
-    });
-    const outputs: Record<string, unknown> = {};
-    for (const [key, value] of Object.entries(declared)) outputs[key] = await settle(value);
-    await Promise.all(mocks.declared().map((resource) => settle(resource.urn)));
-    await waitForRegistrations();
+    const outputs = await Promise.race([declareAndSettle(mocks), failed]);
     return { mocks, outputs };
   } catch (err) {
+    await Promise.race([waitForRegistrations(), delay(2000)]);
     return { mocks, outputs: {}, error: err instanceof Error ? err : new Error(String(err)) };
+  } finally {
+    process.off('unhandledRejection', failRun);
   }
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Declares the stack inside a root stack resource and waits for every output and registration. */
+async function declareAndSettle(mocks: RecordingMocks): Promise<Record<string, unknown>> {
+  let declared: Record<string, pulumi.Input<unknown>> = {};
+  // The root stack resource, as the Pulumi CLI's runtime creates it; it owns the transformation.
+  await pulumi.runtime.runInPulumiStack(async () => {
+    pulumi.runtime.registerStackTransformation(mocks.transformation);
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const program = require('./stack') as typeof import('./stack');
+    declared = program.defineStack() as unknown as Record<string, pulumi.Input<unknown>>;
+    return {};
+  });
+  const outputs: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(declared)) outputs[key] = await settle(value);
+  await Promise.all(mocks.declared().map((resource) => settle(resource.urn)));
+  await waitForRegistrations();
+  return outputs;
 }

@@ -79,7 +79,7 @@ export function settingsFrom(
     const secure = value !== null && typeof value === 'object' && 'secure' in value;
     if (secure) secretKeys.push(full);
     if (value === undefined) delete values[full];
-    else values[full] = secure ? '(secret from the stack file)' : runtimeValue(value);
+    else values[full] = secure ? 'encrypted-in-the-stack-file' : runtimeValue(value);
   }
   return { stack, values, secretKeys };
 }
