@@ -6,7 +6,11 @@
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { createInferenceCore, type InferenceCore } from '../../server/inference/core';
+import {
+  createInferenceCore,
+  type Identification,
+  type InferenceCore,
+} from '../../server/inference/core';
 import { identify, sharedCore, spawnServer, startApp, waitReady } from '../support/server-harness';
 import { PETS_DIR, SAMPLE_METADATA, SAMPLE_MODEL_DIR, listPetPhotos } from '../support/shared-data';
 
@@ -109,7 +113,7 @@ describe('inference queue under load', function () {
     const decoded = await Promise.all(
       photos.map(async (p) => single.decode(await readFile(p.file))),
     );
-    const alone = [];
+    const alone: Identification[] = [];
     for (const d of decoded) alone.push(await single.classify(d, { top: 5 }));
     const together = await Promise.all(decoded.map((d) => single.classify(d, { top: 5 })));
 
@@ -118,7 +122,7 @@ describe('inference queue under load', function () {
       'the second and third waited (batched)',
     );
     together.forEach((batched, i) => {
-      const one = alone[i] as (typeof alone)[number];
+      const one = alone[i] as Identification;
       assert.equal(batched.breed, one.breed);
       batched.predictions.forEach((p, k) => {
         assert.equal(p.label, one.predictions[k]?.label);
