@@ -5,12 +5,14 @@
  * The manifest covers every other file in the directory, golden photos included, so that a
  * file added after packaging is caught as well as one changed or removed.
  */
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
 import { MODEL_FILES } from '../contract';
+import { sha256File } from '../model/manifest';
+
+// One hashing routine for the loader and the release tooling.
+export { sha256File };
 
 /** One line of the manifest. */
 export interface ManifestEntry {
@@ -40,15 +42,6 @@ export class ManifestFormatError extends Error {
 }
 
 const LINE_PATTERN = /^([0-9a-fA-F]{64}) [ *](.+)$/;
-
-/** SHA-256 of a file, streamed so that large shards are never held in memory at once. */
-export async function sha256File(file: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(file)) {
-    hash.update(chunk as Buffer);
-  }
-  return hash.digest('hex');
-}
 
 /** Every regular file below `dir`, relative and `/`-separated, sorted; links are reported. */
 export async function listFiles(dir: string): Promise<string[]> {

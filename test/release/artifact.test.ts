@@ -9,11 +9,20 @@ import { mkdtemp, readFile, rm, stat, unlink, writeFile } from 'node:fs/promises
 import os from 'node:os';
 import path from 'node:path';
 
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+import { hashApiKey } from '../../server/auth/api-keys';
+import { loadConfig } from '../../server/config';
 import { MODEL_FILES } from '../../server/contract';
+import { createApp } from '../../server/http/app';
+import { createInferenceCore } from '../../server/inference/core';
+import { createLogger } from '../../server/log';
 import { createArchive, extractArchive } from '../../server/release/archive';
 import { main } from '../../server/release/cli';
 import { listFiles, sha256File, writeManifest } from '../../server/release/manifest';
 import { packageModel, type PackageResult } from '../../server/release/package';
+import { runSmokeTest } from '../../server/release/smoke';
 import { verifyArtifact } from '../../server/release/verify';
 import { PETS_DIR, SAMPLE_METADATA, SAMPLE_MODEL_DIR } from '../support/shared-data';
 
@@ -94,6 +103,33 @@ describe('release artifact (sample model, real photos)', function () {
       const metadata = JSON.parse(await readFile(path.join(dir, MODEL_FILES.metadata), 'utf8'));
       assert.equal(metadata.version, '2.3.4');
       assert.equal(metadata.labels.length, 1000);
+    });
+
+    it('ships exactly the photos of a --golden list, and refuses one the model gets wrong', async () => {
+      const list = path.join(work, 'golden.csv');
+      const persian = path.join(PETS_DIR, 'oxford-iiit-pet', 'Persian_106.jpg');
+      const beagle = path.join(PETS_DIR, 'oxford-iiit-pet', 'beagle_107.jpg');
+      await writeFile(list, `# photo,breed\n${persian},Persian\n${beagle},beagle\n`);
+      const out = path.join(work, 'listed.tar.gz');
+      const options = {
+        modelDir: SAMPLE_MODEL_DIR,
+        metadataPath: SAMPLE_METADATA,
+        version: '1.0.0',
+      };
+      const listed = await packageModel({ ...options, out, golden: list, backend: 'wasm' });
+      assert.deepEqual(
+        listed.golden.map((g) => [path.basename(g.path), g.breed]),
+        [
+          ['Persian_106.jpg', 'Persian'],
+          ['beagle_107.jpg', 'Beagle'],
+        ],
+      );
+
+      await writeFile(list, `${beagle},Persian\n`);
+      await assert.rejects(
+        packageModel({ ...options, out, golden: list, backend: 'wasm' }),
+        /beagle_107\.jpg: the model answers Beagle, not Persian/,
+      );
     });
 
     it('refuses a version the image pipeline could not use', async () => {
@@ -212,6 +248,51 @@ describe('release artifact (sample model, real photos)', function () {
         true,
         report.problems[0]?.problem,
       );
+    });
+  });
+
+  describe('verified install and smoke test against the real server', () => {
+    it('keeps the verified files with --extract-to, and the served model passes smoke', async () => {
+      const installed = path.join(work, 'installed', '2.3.4');
+      const report = await verifyArtifact(packaged.out, { backend: 'wasm', extractTo: installed });
+      assert.equal(report.ok, true, JSON.stringify(report.problems));
+      assert.deepEqual((await listFiles(installed)).sort(), [...packaged.files].sort());
+
+      const apiKey = 'release-smoke-key';
+      const config = loadConfig({
+        AUTH_API_KEY_HASHES: `smoke:${hashApiKey(apiKey)}`,
+        MODEL_DIR: installed,
+        INFERENCE_WORKERS: '1',
+        LOG_LEVEL: 'silent',
+      });
+      const logger = createLogger('silent');
+      const core = await createInferenceCore({ modelDir: installed, backend: 'wasm', workers: 1 });
+      const server = http.createServer(createApp({ config, logger, core }).callback());
+      try {
+        await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+        const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+        const smoke = await runSmokeTest(installed, { url, expectVersion: '2.3.4', apiKey });
+        assert.deepEqual(smoke.problems, []);
+        assert.equal(smoke.photos.length, packaged.golden.length);
+
+        const stale = await runSmokeTest(installed, { url, expectVersion: '2.3.3', apiKey });
+        assert.equal(stale.ok, false);
+        assert.match(stale.problems[0] ?? '', /served by model version 2\.3\.4, expected 2\.3\.3/);
+      } finally {
+        server.closeAllConnections();
+        await new Promise((resolve) => server.close(resolve));
+        await core.close();
+      }
+    });
+
+    it('removes what --extract-to unpacked when verification fails', async () => {
+      const artifact = await damaged('extract-fail', (dir) => unlink(path.join(dir, SHARD)), {
+        rewriteManifest: false,
+      });
+      const target = path.join(work, 'installed', 'broken');
+      const report = await verifyArtifact(artifact, { backend: 'wasm', extractTo: target });
+      assert.equal(report.ok, false);
+      await assert.rejects(stat(target), /ENOENT/);
     });
   });
 
