@@ -92,6 +92,7 @@ export class SqsWorker {
   private deadline = Number.POSITIVE_INFINITY;
   private deadlineTimer: NodeJS.Timeout | null = null;
   private wakeUp: () => void = () => undefined;
+  private onDeadline: () => void = () => undefined;
   private readonly stats: Omit<WorkerStats, 'stopReason'> = {
     messages: 0,
     succeeded: 0,
@@ -107,16 +108,22 @@ export class SqsWorker {
   async run(signal?: AbortSignal): Promise<WorkerStats> {
     const { logger, spotNotices } = this.options;
     const stopped = new Promise<void>((resolve) => (this.wakeUp = resolve));
+    const deadline = new Promise<void>((resolve) => (this.onDeadline = resolve));
     spotNotices?.start((notice) => this.onNotice(notice));
     const onAbort = () => this.stop('signal', Date.now() + this.options.drainSeconds * 1000);
     signal?.addEventListener('abort', onAbort, { once: true });
     if (signal?.aborted) onAbort();
 
     try {
-      await this.receiveLoop(stopped);
+      const loop = this.receiveLoop(stopped);
+      await Promise.race([loop, stopped]);
       logger.info({ held: this.held.size, reason: this.stopReason }, 'worker draining');
-      await Promise.race([this.allDone(), stopped.then(() => this.untilDeadline())]);
+      // The receive in progress ends within its long-poll wait; what it brings is handed back.
+      const settled = loop.then(() => this.allDone());
+      await Promise.race([settled, deadline]);
+      this.receiveAbort.abort();
       await this.releaseAll();
+      await loop;
     } finally {
       spotNotices?.stop();
       signal?.removeEventListener('abort', onAbort);
@@ -125,11 +132,17 @@ export class SqsWorker {
     return { ...this.stats, stopReason: this.stopReason ?? 'idle' };
   }
 
-  /** Stops receiving; held messages get until `deadline` (epoch ms) to finish. */
+  /**
+   * Stops receiving; held messages get until `deadline` (epoch ms) to finish. The receive in
+   * progress is not cut short: messages that SQS already picked for it would otherwise stay
+   * invisible for the whole visibility timeout; they are handed back as soon as they arrive.
+   */
   stop(reason: WorkerStats['stopReason'], deadline: number): void {
     this.stopReason ??= reason;
-    this.deadline = Math.min(this.deadline, deadline);
-    this.receiveAbort.abort();
+    if (deadline >= this.deadline) return this.wakeUp();
+    this.deadline = deadline;
+    if (this.deadlineTimer) clearTimeout(this.deadlineTimer);
+    this.deadlineTimer = setTimeout(() => this.onDeadline(), Math.max(0, deadline - Date.now()));
     this.wakeUp();
   }
 
@@ -151,6 +164,10 @@ export class SqsWorker {
         continue;
       }
       const messages = await this.receive(Math.min(10, maxInFlight - this.held.size));
+      if (this.stopReason !== null) {
+        await this.handBack(messages);
+        break;
+      }
       for (const message of messages) this.hold(message);
       if (messages.length > 0 || this.held.size > 0) lastWork = Date.now();
       const idleFor = Date.now() - lastWork;
@@ -282,17 +299,36 @@ export class SqsWorker {
     return Promise.all([...this.held].map((h) => h.done)).then(() => undefined);
   }
 
-  private untilDeadline(): Promise<void> {
-    const wait = Math.max(0, this.deadline - Date.now());
-    return new Promise((resolve) => (this.deadlineTimer = setTimeout(resolve, wait)));
-  }
-
   /** Hands back every message still held, so another worker can take it at once. */
   private async releaseAll(): Promise<void> {
     const left = [...this.held].filter((h) => !h.released);
     this.stats.released += left.length;
     await Promise.all(left.map((h) => this.release(h, 0)));
     if (left.length > 0) this.options.logger.warn({ released: left.length }, 'messages released');
+  }
+
+  /** Returns messages received after the stop to the queue at once, untouched. */
+  private async handBack(messages: Message[]): Promise<void> {
+    if (messages.length === 0) return;
+    const { sqs, queueUrl } = this.options;
+    this.stats.released += messages.length;
+    await Promise.all(
+      messages.map((message) =>
+        sqs
+          .send(
+            new ChangeMessageVisibilityCommand({
+              QueueUrl: queueUrl,
+              ReceiptHandle: message.ReceiptHandle,
+              VisibilityTimeout: 0,
+            }),
+          )
+          .catch((err: unknown) => this.options.logger.warn({ err }, 'hand-back failed')),
+      ),
+    );
+    this.options.logger.info(
+      { released: messages.length },
+      'messages received while stopping handed back',
+    );
   }
 }
 
