@@ -25,6 +25,7 @@ import { packageModel, type PackageResult } from '../../server/release/package';
 import { runSmokeTest } from '../../server/release/smoke';
 import { verifyArtifact } from '../../server/release/verify';
 import { PETS_DIR, SAMPLE_METADATA, SAMPLE_MODEL_DIR } from '../support/shared-data';
+import { writeQuantizedModel, type Quantization } from './quantize';
 
 const SHARD = 'group3-shard1of1';
 
@@ -248,6 +249,62 @@ describe('release artifact (sample model, real photos)', function () {
         true,
         report.problems[0]?.problem,
       );
+    });
+  });
+
+  describe('a quantized model against its original', () => {
+    /** Packages a quantized copy with the same golden photos as the float32 release. */
+    async function packageQuantized(scheme: Quantization) {
+      const dir = path.join(work, `model-${scheme}`);
+      const shardBytes = await writeQuantizedModel(SAMPLE_MODEL_DIR, dir, scheme);
+      const list = path.join(work, `golden-${scheme}.csv`);
+      await writeFile(list, packaged.golden.map((g) => `${g.path},${g.breed}\n`).join(''));
+      const out = path.join(work, `model-${scheme}.tar.gz`);
+      await packageModel({
+        modelDir: dir,
+        metadataPath: SAMPLE_METADATA,
+        version: '2.3.4-' + scheme,
+        out,
+        golden: list,
+        backend: 'wasm',
+      });
+      return { out, shardBytes };
+    }
+
+    it('float16 halves the weights and agrees with the float32 original on every photo', async () => {
+      const { out, shardBytes } = await packageQuantized('float16');
+      const original = await listFiles(SAMPLE_MODEL_DIR);
+      let originalBytes = 0;
+      for (const file of original.filter((f) => f.includes('shard'))) {
+        originalBytes += (await stat(path.join(SAMPLE_MODEL_DIR, file))).size;
+      }
+      assert.equal(shardBytes * 2, originalBytes);
+
+      const report = await verifyArtifact(out, {
+        backend: 'wasm',
+        original: packaged.out,
+        minAgreement: 1,
+      });
+      assert.deepEqual(report.problems, []);
+      assert.equal(report.agreement?.ratio, 1);
+    });
+
+    it('fails --min-agreement naming the photos where the two models disagree', async () => {
+      // An original whose labels are shifted by one disagrees on every photo.
+      const metadata = JSON.parse(await readFile(SAMPLE_METADATA, 'utf8'));
+      metadata.labels.push(metadata.labels.shift());
+      const shifted = path.join(work, 'shifted-metadata.json');
+      await writeFile(shifted, JSON.stringify(metadata));
+      const report = await verifyArtifact(packaged.out, {
+        backend: 'wasm',
+        original: SAMPLE_MODEL_DIR,
+        originalMetadata: shifted,
+        minAgreement: 0.5,
+      });
+      assert.equal(report.ok, false);
+      assert.equal(report.agreement?.agreed, 0);
+      assert.equal(report.agreement?.disagreements.length, packaged.golden.length);
+      assert.match(report.problems[0]?.problem ?? '', /top-1 agreement .* is 0\.0 %, below 50 %/);
     });
   });
 
