@@ -12,21 +12,30 @@ import { SECRETS } from '../server/contract';
 import type { AuthConfig, StackConfig } from './config';
 import { tagsFor } from './tags';
 
-/** Parameter name suffix (a key of `SECRETS.parameters`). */
-export type SecretName = keyof typeof SECRETS.parameters;
-
 /** The path holding one stack's parameters, as the boot agent queries it. */
 export function secretsPath(stack: string): string {
   return `${SECRETS.parameterPathPrefix}/${stack}`;
 }
 
-/** Which configured value feeds each parameter; unset values create no parameter. */
-function secretValues(auth: AuthConfig): Record<SecretName, pulumi.Input<string> | undefined> {
+/**
+ * The configuration key holding a parameter's value: its name in camel case
+ * (`auth/jwks-url` is set with `authJwksUrl`), so a secret added to the contract needs only a
+ * key of the same name in Pulumi.yaml and config.ts.
+ */
+export function configKeyOf(suffix: string): string {
+  return suffix
+    .split(/[/-]/)
+    .map((part, index) => (index === 0 ? part : `${part.charAt(0).toUpperCase()}${part.slice(1)}`))
+    .join('');
+}
+
+/** The configured values by configuration key; unset values create no parameter. */
+function secretValues(auth: AuthConfig): Record<string, pulumi.Input<string> | undefined> {
   return {
-    'auth/api-key-hashes': auth.apiKeyHashes,
-    'auth/jwt-issuer': auth.jwtIssuer,
-    'auth/jwt-audience': auth.jwtAudience,
-    'auth/jwks-url': auth.jwksUrl,
+    authApiKeyHashes: auth.apiKeyHashes,
+    authJwtIssuer: auth.jwtIssuer,
+    authJwtAudience: auth.jwtAudience,
+    authJwksUrl: auth.jwksUrl,
   };
 }
 
@@ -69,7 +78,7 @@ export class Secrets extends pulumi.ComponentResource {
 
     const values = secretValues(config.auth);
     for (const [suffix, environmentName] of Object.entries(SECRETS.parameters)) {
-      const value = values[suffix as SecretName];
+      const value = values[configKeyOf(suffix)];
       if (value === undefined) continue;
       new aws.ssm.Parameter(
         `${name}-${suffix.replace(/\//g, '-')}`,

@@ -279,7 +279,10 @@ describe('infra fleet', function () {
     it('a model version without an image fails the deployment', async () => {
       const run = await runStack('prod', { modelVersion: '7.7.7' });
       const message = String(run.error?.message);
-      assert.match(message, /no golden AMI of this account is tagged breed-identifier:model-version=7\.7\.7/);
+      assert.match(
+        message,
+        /no golden AMI of this account is tagged breed-identifier:model-version=7\.7\.7/,
+      );
       assert.match(message, /pulumi config set breed-identifier:modelVersion /);
     });
   });
