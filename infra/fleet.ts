@@ -305,6 +305,13 @@ function fleetStatements(args: FleetArgs, groupName: string): PolicyStatement[] 
   const groupArn = pulumi.interpolate`arn:${args.partition}:autoscaling:${config.region}:${args.accountId}:autoScalingGroup:*:autoScalingGroupName/${groupName}`;
   return [
     {
+      // The boot agent asks which group it is in; Describe calls cannot be scoped in IAM.
+      Sid: 'FindOwnGroup',
+      Effect: 'Allow',
+      Action: ['autoscaling:DescribeAutoScalingInstances'],
+      Resource: '*',
+    },
+    {
       Sid: 'CompleteOwnLaunchHook',
       Effect: 'Allow',
       Action: ['autoscaling:CompleteLifecycleAction', 'autoscaling:RecordLifecycleActionHeartbeat'],

@@ -116,7 +116,7 @@ describe('infra fleet', function () {
         {
           name: LAUNCH_LIFECYCLE_HOOK,
           lifecycleTransition: 'autoscaling:EC2_INSTANCE_LAUNCHING',
-          heartbeatTimeout: 900,
+          heartbeatTimeout: 1200,
           defaultResult: 'ABANDON',
         },
       ]);
