@@ -164,10 +164,13 @@ phase_clean() {
   [[ -f "${CURRENT_MODEL_LINK}/SHA256SUMS" ]] || fail "model missing at ${CURRENT_MODEL_LINK}"
   [[ -z "$(find "$(readlink -f "${CURRENT_MODEL_LINK}")" -perm /222 -print -quit)" ]] ||
     fail "model files are writable"
-  systemctl is-enabled --quiet "${BOOT_AGENT_UNIT}" || fail "${BOOT_AGENT_UNIT} not enabled"
-  if systemctl is-enabled --quiet "${SERVER_UNIT}" 2>/dev/null; then
-    fail "${SERVER_UNIT} is enabled; only the boot agent may start it"
-  fi
+  local agent_state server_state
+  agent_state="$(systemctl is-enabled "${BOOT_AGENT_UNIT}" 2>/dev/null || true)"
+  [[ "${agent_state}" == enabled ]] || fail "${BOOT_AGENT_UNIT} is ${agent_state:-unknown}, not enabled"
+  # No [Install] section: "static", started only by the boot agent.
+  server_state="$(systemctl is-enabled "${SERVER_UNIT}" 2>/dev/null || true)"
+  [[ "${server_state}" == static ]] ||
+    fail "${SERVER_UNIT} is ${server_state:-unknown}; it must be static (started by the boot agent)"
   echo "validate: clean phase passed"
 }
 

@@ -36,9 +36,6 @@ create_directories() {
 
 enable_boot_agent() {
   systemctl enable "${BOOT_AGENT_UNIT}" >/dev/null 2>&1 || die "cannot enable ${BOOT_AGENT_UNIT}"
-  if systemctl is-enabled --quiet "${SERVER_UNIT}" 2>/dev/null; then
-    systemctl disable "${SERVER_UNIT}" >/dev/null 2>&1
-  fi
   # A chroot (the rehearsal) has no running systemd to reload.
   if [[ -d /run/systemd/system ]]; then systemctl daemon-reload; fi
 }

@@ -245,6 +245,17 @@ describe('boot agent', function () {
     assert.match(await readFile(file, 'utf8'), /AUTH_API_KEY_HASHES/);
   });
 
+  it('store with nothing listening (connection refused) and a cache: boots on the cache', async () => {
+    await writeFile(path.join(work, 'secrets.env'), `AUTH_API_KEY_HASHES="${KEY_HASHES}"\n`);
+    imdsState.targetState = null;
+    const closed = await startReadiness({ ready: false });
+    await closed.close();
+    const outcome = await run({}, closed.url);
+
+    assert.equal(outcome.secrets, 'cache');
+    assert.equal(outcome.served, true);
+  });
+
   it('store unreachable and nothing cached: abandons the launch, never starts the server', async () => {
     awsState.failSsm = true;
 
