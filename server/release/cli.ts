@@ -11,6 +11,7 @@ import type { BackendRequest } from '../inference/backend';
 import { packageModel, PackageError, type PackageResult } from './package';
 import { runSmokeTest, SmokeUsageError, type SmokeReport } from './smoke';
 import { verifyArtifact, VerifyUsageError, type VerifyReport } from './verify';
+import { watchInstanceRefresh } from './watch-refresh';
 
 /** Exit codes of the release CLI. */
 export const EXIT = Object.freeze({ ok: 0, failed: 1, usage: 2 });
@@ -24,6 +25,8 @@ const USAGE = `usage:
                  [--extract-to <folder>] [--backend <name>] [--json]
   cli.js smoke   <artifact-or-folder> --url <base-url> [--expect-version <v>] [--json]
                  (API key, if the endpoint needs one, from the BREED_API_KEY variable)
+  cli.js watch-refresh --group <auto-scaling-group> [--interval-seconds <n>]
+                 [--timeout-minutes <n>]   (AWS credentials and region from the environment)
 backends: auto, tensorflow-gpu, tensorflow, wasm, cpu`;
 
 const BACKENDS: readonly BackendRequest[] = ['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'];
@@ -38,6 +41,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     if (command === 'package') return await packageCommand(rest);
     if (command === 'verify') return await verifyCommand(rest);
     if (command === 'smoke') return await smokeCommand(rest);
+    if (command === 'watch-refresh') return await watchCommand(rest);
     if (command === '--help' || command === '-h') {
       console.log(USAGE);
       return EXIT.ok;
@@ -67,10 +71,11 @@ function reportError(error: unknown): number {
   return EXIT.failed;
 }
 
-function parse(args: readonly string[], options: ParseArgsConfig['options']) {
+function parse(args: readonly string[], options: ParseArgsConfig['options'], positionals = 1) {
   const parsed = parseArgs({ args: [...args], options, allowPositionals: true, strict: true });
-  if (parsed.positionals.length !== 1) {
-    throw new UsageError(`expected exactly one path, got ${parsed.positionals.length}`);
+  if (parsed.positionals.length !== positionals) {
+    const wanted = positionals === 1 ? 'exactly one path' : 'no path';
+    throw new UsageError(`expected ${wanted}, got ${parsed.positionals.length}`);
   }
   const values = parsed.values as Record<string, string | boolean | undefined>;
   return { target: parsed.positionals[0] as string, values };
@@ -212,6 +217,31 @@ function printSmoke(report: SmokeReport, json: boolean): void {
     console.log(`  ${mark} ${photo.file}: ${photo.actual ?? photo.status} (${photo.expected})`);
   }
   console.log(`smoke test ${report.ok ? 'passed' : 'FAILED'} against ${report.url}`);
+}
+
+async function watchCommand(args: readonly string[]): Promise<number> {
+  const { values } = parse(
+    args,
+    {
+      group: { type: 'string' },
+      'interval-seconds': { type: 'string' },
+      'timeout-minutes': { type: 'string' },
+    },
+    0,
+  );
+  const group = stringOption(values.group);
+  if (!group) throw new UsageError('watch-refresh needs --group');
+  const interval = numberOption('interval-seconds', values['interval-seconds'], 1, 3600) ?? 60;
+  const timeout = numberOption('timeout-minutes', values['timeout-minutes'], 1, 1440) ?? 240;
+  const result = await watchInstanceRefresh({
+    group,
+    intervalMs: interval * 1000,
+    timeoutMs: timeout * 60_000,
+  });
+  if (result.ok) return EXIT.ok;
+  const reason = result.reason ? ` (${result.reason})` : '';
+  console.error(`instance refresh of ${group} ended ${result.status}${reason}`);
+  return EXIT.failed;
 }
 
 if (require.main === module) {

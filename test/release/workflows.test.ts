@@ -269,7 +269,7 @@ jobs:
         assert.equal(spec.env?.PULUMI_BACKEND_URL, '${{ vars.PULUMI_BACKEND_URL }}');
         assert.equal(spec.environment, deploy);
         const up = stepRunning(spec, /pulumi up/).index;
-        const wait = stepRunning(spec, /describe-instance-refreshes/).index;
+        const wait = stepRunning(spec, /cli\.js watch-refresh --group "\$\{group\}"/).index;
         assert.ok(wait > up, 'the refresh is watched after pulumi up');
       });
     }
@@ -309,7 +309,7 @@ jobs:
     it('smoke-tests staging with the golden photos before production is touched', () => {
       const staging = job(release, 'staging');
       const smoke = stepRunning(staging, /cli\.js smoke "\$\{ARTIFACT_FILE\}"/);
-      assert.ok(smoke.index > stepRunning(staging, /describe-instance-refreshes/).index);
+      assert.ok(smoke.index > stepRunning(staging, /cli\.js watch-refresh/).index);
       assert.match(smoke.step.run ?? '', /--expect-version "\$\{MODEL_VERSION\}"/);
       assert.equal(smoke.step.env?.BREED_API_KEY, '${{ secrets.SMOKE_API_KEY }}');
       assert.ok(needsOf(job(release, 'bake-production')).includes('staging'));
