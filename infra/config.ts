@@ -170,6 +170,7 @@ const LOG_RETENTION_DAYS = [
 const REGION = /^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$/;
 const IPV4_CIDR = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/;
 const CRON = /^\S+ \S+ \S+ \S+ \S+$/;
+const API_KEY_ENTRY = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}:[0-9a-fA-F]{64}$/;
 
 /** Reads raw values and records problems; each `read*` returns a usable value even when bad. */
 class Reader {
@@ -520,8 +521,17 @@ function readAuth(
   secret: (key: ConfigKey) => pulumi.Output<string> | undefined,
 ): AuthConfig {
   const hashes = r.optional('authApiKeyHashes');
-  if (hashes !== undefined && hashes.split(',').some((hash) => !/^\S+$/.test(hash.trim()))) {
-    r.problem('authApiKeyHashes', 'has an empty entry or whitespace inside a hash', 'HASH1,HASH2');
+  // The server's format (server/auth/api-keys.ts); only positions are named, never the values.
+  const badEntries = (hashes ?? '')
+    .split(',')
+    .map((entry, index) => (API_KEY_ENTRY.test(entry.trim()) ? -1 : index + 1))
+    .filter((position) => position > 0);
+  if (hashes !== undefined && badEntries.length > 0) {
+    r.problem(
+      'authApiKeyHashes',
+      `has entries (${badEntries.join(', ')}) that are not caller-id:sha256-hex`,
+      'CALLER:SHA256HEX,CALLER2:SHA256HEX',
+    );
   }
   const jwtIssuer = r.optional('authJwtIssuer');
   const jwtAudience = r.optional('authJwtAudience');
@@ -543,7 +553,7 @@ function readAuth(
     r.problem(
       'authApiKeyHashes',
       'and the JWT settings are all unset; the API would accept no caller',
-      'HASH1,HASH2',
+      'CALLER:SHA256HEX',
     );
   }
   return {
@@ -590,7 +600,7 @@ export function parseConfig(
   }
   const amiRetirement = {
     enabled: r.boolean('amiRetirement', true),
-    keepCount: r.integer('amiKeepCount', 1, 100, 3),
+    keepCount: r.integer('amiKeepCount', 2, 100, 3),
     deprecatedKeepCount: r.integer('amiDeprecatedKeepCount', 0, 100, 3),
   };
 

@@ -14,6 +14,12 @@ import { PULUMI_PROJECT } from '../server/contract';
 /** Repository root, where Pulumi.yaml and the stack files live. */
 export const REPO_ROOT = path.resolve(__dirname, '..');
 
+/**
+ * What an encrypted stack-file value reads as offline (the plan cannot decrypt it): shaped like
+ * an API key entry so validation passes; the plan never prints parameter values.
+ */
+export const SECRET_STAND_IN = `encrypted-in-stack-file:${'0'.repeat(64)}`;
+
 /** One key as Pulumi.yaml declares it. */
 export interface DeclaredKey {
   readonly type: string;
@@ -79,7 +85,7 @@ export function settingsFrom(
     const secure = value !== null && typeof value === 'object' && 'secure' in value;
     if (secure) secretKeys.push(full);
     if (value === undefined) delete values[full];
-    else values[full] = secure ? 'encrypted-in-the-stack-file' : runtimeValue(value);
+    else values[full] = secure ? SECRET_STAND_IN : runtimeValue(value);
   }
   return { stack, values, secretKeys };
 }

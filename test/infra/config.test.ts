@@ -239,6 +239,20 @@ describe('infra configuration', () => {
       );
     });
 
+    it('API key entries not in the server format, without showing them', () => {
+      const good = `billing:${'ab'.repeat(32)}`;
+      assertProblem(
+        { authApiKeyHashes: `${good}, ${'cd'.repeat(32)}` },
+        'authApiKeyHashes',
+        /entries \(2\) that are not caller-id:sha256-hex/,
+      );
+      const error = problemsOf({ authApiKeyHashes: `${good},x:${'ef'.repeat(31)}`, maxSize: 'x' });
+      assert.ok(!error.message.includes('abab') && !error.message.includes('efef'), error.message);
+      assert.doesNotThrow(() =>
+        parseConfig('prod', prodWith({ authApiKeyHashes: `${good}, ops:${'01'.repeat(32)}` })),
+      );
+    });
+
     it('secret keys are fixed with --secret', () => {
       const error = problemsOf({
         authJwtIssuer: undefined,
