@@ -35,7 +35,7 @@ private_apt() {
   shift
   apt-get \
     -o "Dir::Etc::SourceList=${work}/sources.list" \
-    -o "Dir::Etc::SourceParts=-" \
+    -o "Dir::Etc::SourceParts=${work}/sources.list.d" \
     -o "Dir::State::Lists=${work}/lists" \
     -o "Dir::Cache::Archives=${work}/archives" \
     -o "APT::Get::List-Cleanup=0" \
@@ -54,7 +54,8 @@ fetch_repository_key() {
 
 download_packages() {
   local work="$1" suffix="${CUDA_VERSION//./-}"
-  mkdir -p "${work}/lists/partial" "${work}/archives/partial" "${work}/debs"
+  mkdir -p "${work}/lists/partial" "${work}/archives/partial" "${work}/debs" \
+    "${work}/sources.list.d"
   echo "deb [signed-by=${work}/key.gpg] ${REPO_URL}/ /" >"${work}/sources.list"
   private_apt "${work}" update -qq
   (

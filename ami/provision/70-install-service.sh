@@ -34,6 +34,16 @@ create_directories() {
   install -d -m 0750 -o "${SERVICE_NAME}" -g "${SERVICE_NAME}" "/var/cache/${SERVICE_NAME}"
 }
 
+# systemd only warns about an unknown key or a bad value and then ignores it, which would
+# quietly drop a hardening option: any warning about our units fails the bake instead.
+verify_units() {
+  local report
+  report="$(systemd-analyze verify \
+    "/etc/systemd/system/${SERVER_UNIT}" "/etc/systemd/system/${BOOT_AGENT_UNIT}" 2>&1 || true)"
+  report="$(grep -F -e "${SERVER_UNIT}" -e "${BOOT_AGENT_UNIT}" <<<"${report}" || true)"
+  [[ -z "${report}" ]] || die "systemd-analyze verify: ${report}"
+}
+
 enable_boot_agent() {
   systemctl enable "${BOOT_AGENT_UNIT}" >/dev/null 2>&1 || die "cannot enable ${BOOT_AGENT_UNIT}"
   # A chroot (the rehearsal) has no running systemd to reload.
@@ -46,6 +56,7 @@ main() {
   create_user
   place_files "${BAKE_DIR}/rootfs"
   create_directories
+  verify_units
   enable_boot_agent
   echo "70-install-service: ${SERVER_UNIT} installed, ${BOOT_AGENT_UNIT} enabled"
 }
