@@ -5,6 +5,7 @@
  * Exit codes: 0 success, 1 verification or packaging failed, 2 usage error. Results go to
  * stdout (JSON with `--json`); problems go to stderr, one line each, naming the file.
  */
+import { existsSync } from 'node:fs';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 
 import type { BackendRequest } from '../inference/backend';
@@ -115,6 +116,11 @@ async function packageCommand(args: readonly string[]): Promise<number> {
   const version = stringOption(values.version);
   const out = stringOption(values.out);
   if (!version || !out) throw new UsageError('package needs --version and --out');
+  for (const given of [target, values.metadata, values.golden]) {
+    if (typeof given === 'string' && !existsSync(given)) {
+      throw new UsageError(`${given}: no such file or folder`);
+    }
+  }
 
   const result = await packageModel({
     modelDir: target,

@@ -371,7 +371,16 @@ describe('release artifact (sample model, real photos)', function () {
     }
 
     it('exits 2 with the usage for a bad command line', async () => {
-      for (const args of [[], ['verify'], ['verify', 'a', '--bogus'], ['package', 'dir']]) {
+      const usage = [
+        [],
+        ['verify'],
+        ['verify', 'a', '--bogus'],
+        ['package', 'dir'],
+        ['package', path.join(work, 'no-model'), '--version', '1.0.0', '--out', 'x.tar.gz'],
+        ['verify', packaged.out, '--min-agreement', '2', '--original', packaged.out],
+        ['watch-refresh'],
+      ];
+      for (const args of usage) {
         const result = await run(args);
         assert.equal(result.code, 2, args.join(' '));
         assert.match(result.stderr, /usage:/);
