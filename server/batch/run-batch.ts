@@ -22,6 +22,10 @@ import { SummaryTable } from './summary';
 export interface RunReport extends PipelineStats {
   /** Failed photos recorded by earlier runs (known for JSON Lines output only). */
   earlierFailures: number;
+  /** Time spent on the photos (model loading excluded), in seconds. */
+  seconds: number;
+  /** Photos done in this run per second of `seconds`. */
+  photosPerSecond: number;
 }
 
 /** The input listed and the output opened: everything checked before the model loads. */
@@ -66,6 +70,7 @@ export async function executeRun(
   const mode = options.progress === 'auto' ? defaultProgressMode() : options.progress;
   const progress = createProgress(mode, logger, options.logIntervalMs);
   progress.start(photos.filter((p) => !sink.done.has(p.key)).length);
+  const started = performance.now();
   try {
     const stats = await runPipeline({
       photos,
@@ -83,7 +88,14 @@ export async function executeRun(
         logger.error({ key, err: error }, 'photo left for a later run');
       },
     });
-    return { ...stats, earlierFailures: prepared.earlierFailures };
+    const seconds = (performance.now() - started) / 1000;
+    const handled = stats.succeeded + stats.failed + stats.retryLater;
+    return {
+      ...stats,
+      earlierFailures: prepared.earlierFailures,
+      seconds: round(seconds),
+      photosPerSecond: seconds > 0 ? round(handled / seconds) : 0,
+    };
   } finally {
     progress.stop();
     await sink.close();
@@ -97,6 +109,10 @@ export async function executeRun(
  */
 export function inFlightFor(core: { maxBatchSize: number; executors: number }): number {
   return 2 * core.maxBatchSize * core.executors;
+}
+
+function round(value: number): number {
+  return Math.round(value * 100) / 100;
 }
 
 function sourceFor(options: RunOptions): PhotoSource {
