@@ -71,6 +71,23 @@ export async function runBootAgent(deps: BootAgentDeps): Promise<BootOutcome> {
     throw error;
   };
 
+  const stopHeartbeats = lifecycle ? startHeartbeats(lifecycle, deps) : () => undefined;
+  try {
+    return await prepareAndServe(deps, region, outcome, lifecycle, giveUp);
+  } finally {
+    stopHeartbeats();
+  }
+}
+
+async function prepareAndServe(
+  deps: BootAgentDeps,
+  region: string,
+  outcome: BootOutcome,
+  lifecycle: LifecycleCompleter | null,
+  giveUp: (error: unknown) => Promise<never>,
+): Promise<BootOutcome> {
+  const { plan } = outcome;
+  const { logger } = deps;
   await prepare(deps, region, outcome).catch(giveUp);
   if (!plan.serve && !plan.waitForInService) {
     if (lifecycle) await complete(lifecycle, 'CONTINUE', outcome, logger);
@@ -85,6 +102,20 @@ export async function runBootAgent(deps: BootAgentDeps): Promise<BootOutcome> {
   outcome.served = true;
   if (lifecycle) await complete(lifecycle, 'CONTINUE', outcome, logger);
   return outcome;
+}
+
+/** Heartbeats every interval until stopped; a failed heartbeat is logged, never fatal. */
+function startHeartbeats(lifecycle: LifecycleCompleter, deps: BootAgentDeps): () => void {
+  const timer = setInterval(() => {
+    lifecycle
+      .heartbeat()
+      .then((result) => deps.logger.debug({ result }, 'lifecycle heartbeat'))
+      .catch((error: Error) =>
+        deps.logger.warn({ err: error.message }, 'lifecycle heartbeat failed'),
+      );
+  }, deps.config.heartbeatIntervalMs);
+  timer.unref();
+  return () => clearInterval(timer);
 }
 
 async function prepare(deps: BootAgentDeps, region: string, outcome: BootOutcome): Promise<void> {

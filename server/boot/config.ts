@@ -29,6 +29,8 @@ export interface BootAgentConfig {
   readyTimeoutMs: number;
   /** How often a running warm-pool instance asks whether it has been put in service. */
   warmPollIntervalMs: number;
+  /** How often a pending launch action is kept alive while the agent works. */
+  heartbeatIntervalMs: number;
 }
 
 const url = z.url({ protocol: /^https?$/ });
@@ -58,6 +60,7 @@ const schema = z.object({
   BOOT_READY_URL: url.default(`http://127.0.0.1:${SERVER_PORT}${PATHS.ready}`),
   BOOT_READY_TIMEOUT_S: seconds(900),
   BOOT_WARM_POLL_S: seconds(5),
+  BOOT_HEARTBEAT_S: seconds(60),
 });
 
 /** Reads and validates the configuration; the error names every offending variable. */
@@ -84,5 +87,6 @@ export function loadBootAgentConfig(env: NodeJS.ProcessEnv = process.env): BootA
     readyUrl: value.BOOT_READY_URL,
     readyTimeoutMs: value.BOOT_READY_TIMEOUT_S * 1000,
     warmPollIntervalMs: value.BOOT_WARM_POLL_S * 1000,
+    heartbeatIntervalMs: value.BOOT_HEARTBEAT_S * 1000,
   });
 }

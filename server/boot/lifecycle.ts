@@ -8,6 +8,7 @@ import {
   AutoScalingClient,
   CompleteLifecycleActionCommand,
   DescribeAutoScalingInstancesCommand,
+  RecordLifecycleActionHeartbeatCommand,
 } from '@aws-sdk/client-auto-scaling';
 
 /** The plan for one boot. */
@@ -93,6 +94,27 @@ export class LifecycleCompleter {
           LifecycleHookName: this.#hookName,
           InstanceId: this.#instanceId,
           LifecycleActionResult: result,
+        }),
+      );
+      return 'completed';
+    } catch (error) {
+      if (isNoPendingAction(error)) return 'no-pending-action';
+      throw error;
+    }
+  }
+
+  /**
+   * Extends the pending action's timeout, so a slow warm-up is not abandoned by the hook's
+   * default result while the agent is still working. Nothing pending is not an error.
+   */
+  async heartbeat(): Promise<CompletionOutcome> {
+    const groupName = await this.#autoScalingGroupName();
+    try {
+      await this.#client.send(
+        new RecordLifecycleActionHeartbeatCommand({
+          AutoScalingGroupName: groupName,
+          LifecycleHookName: this.#hookName,
+          InstanceId: this.#instanceId,
         }),
       );
       return 'completed';

@@ -43,6 +43,7 @@ describe('boot agent', function () {
   let aws: StandIn;
   let readiness: StandIn;
   let started: string[];
+  let readyDelayMs: number;
   let cloudWatch: CloudWatchPaths;
 
   beforeEach(async () => {
@@ -72,6 +73,7 @@ describe('boot agent', function () {
       groupName: 'breed-identifier-production-fleet',
       pendingAction: true,
       completions: [],
+      heartbeats: [],
     };
     cloudWatch = {
       template: path.resolve(
@@ -86,6 +88,7 @@ describe('boot agent', function () {
     await chmod(cloudWatch.ctl, 0o755);
     readyFlag = { ready: false };
     started = [];
+    readyDelayMs = 300;
     [imds, aws, readiness] = await Promise.all([
       startImds(imdsState),
       startAws(awsState),
@@ -119,7 +122,7 @@ describe('boot agent', function () {
       services: {
         start: async (unit) => {
           started.push(unit);
-          setTimeout(() => (readyFlag.ready = true), 300);
+          setTimeout(() => (readyFlag.ready = true), readyDelayMs);
         },
       },
       configureLogs: (stack) => configureCloudWatchAgent(stack, cloudWatch),
@@ -185,6 +188,20 @@ describe('boot agent', function () {
       assertEveryMetadataReadUsedAToken();
     });
   }
+
+  it('keeps the pending launch action alive with heartbeats during a slow warm-up', async () => {
+    readyDelayMs = 2500;
+    const outcome = await run({ BOOT_HEARTBEAT_S: '1' });
+
+    assert.equal(outcome.served, true);
+    assert.ok(awsState.heartbeats.length >= 1, 'no heartbeat sent');
+    const [beat] = awsState.heartbeats;
+    assert.equal(beat?.LifecycleHookName, LAUNCH_LIFECYCLE_HOOK);
+    assert.equal(beat?.InstanceId, 'i-0abc');
+    const count = awsState.heartbeats.length;
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    assert.equal(awsState.heartbeats.length, count, 'heartbeats continue after the boot');
+  });
 
   it('Warmed:Running: prepares, then serves once the group puts it in service', async () => {
     imdsState.targetState = 'Warmed:Running';

@@ -96,6 +96,8 @@ export interface AwsState {
   pendingAction: boolean;
   /** Every CompleteLifecycleAction call, as its decoded form fields. */
   completions: Record<string, string>[];
+  /** Every RecordLifecycleActionHeartbeat call, likewise. */
+  heartbeats: Record<string, string>[];
 }
 
 /** SSM (JSON 1.1) and Auto Scaling (query protocol) on one port, told apart by their headers. */
@@ -145,6 +147,16 @@ function answerAutoScaling(
         `</member></AutoScalingInstances></DescribeAutoScalingInstancesResult>` +
         `<ResponseMetadata><RequestId>r1</RequestId></ResponseMetadata>` +
         `</DescribeAutoScalingInstancesResponse>`,
+    );
+  }
+  if (action === 'RecordLifecycleActionHeartbeat') {
+    state.heartbeats.push(Object.fromEntries(form.entries()));
+    return sendXml(
+      response,
+      200,
+      `<RecordLifecycleActionHeartbeatResponse><RecordLifecycleActionHeartbeatResult/>` +
+        `<ResponseMetadata><RequestId>r4</RequestId></ResponseMetadata>` +
+        `</RecordLifecycleActionHeartbeatResponse>`,
     );
   }
   if (action === 'CompleteLifecycleAction') {
