@@ -302,7 +302,10 @@ export function rootVolume(
 /** Completes its own group's launch hook, reads its own secrets path; nothing else. */
 function fleetStatements(args: FleetArgs, groupName: string): PolicyStatement[] {
   const { config } = args;
-  const groupArn = pulumi.interpolate`arn:${args.partition}:autoscaling:${config.region}:${args.accountId}:autoScalingGroup:*:autoScalingGroupName/${groupName}`;
+  const { partition, accountId } = args;
+  const account = pulumi.interpolate`arn:${partition}:autoscaling:${config.region}:${accountId}`;
+  const groupPath = `autoScalingGroupName/${groupName}`;
+  const groupArn = pulumi.interpolate`${account}:autoScalingGroup:*:${groupPath}`;
   return [
     {
       // The boot agent asks which group it is in; Describe calls cannot be scoped in IAM.

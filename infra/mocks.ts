@@ -121,7 +121,8 @@ export class RecordingMocks implements pulumi.runtime.Mocks {
     const { region } = this;
     const inputs = args.inputs as Record<string, unknown>;
     const name = typeof inputs.name === 'string' ? inputs.name : `${args.name}-${hex(id, 7)}`;
-    const arn = `arn:aws:${args.type.split(/[:/]/)[1]}:${region}:${MOCK_ACCOUNT_ID}:${args.name}/${id}`;
+    const service = args.type.split(/[:/]/)[1];
+    const arn = `arn:aws:${service}:${region}:${MOCK_ACCOUNT_ID}:${args.name}/${id}`;
     switch (args.type) {
       case 'awsx:ec2:Vpc':
         return vpcState(inputs, id);

@@ -95,7 +95,9 @@ export class Secrets extends pulumi.ComponentResource {
       );
     }
 
-    const base = pulumi.interpolate`arn:${args.partition}:ssm:${config.region}:${args.accountId}:parameter${this.path}`;
+    const { partition, accountId } = args;
+    const account = pulumi.interpolate`arn:${partition}:ssm:${config.region}:${accountId}`;
+    const base = pulumi.interpolate`${account}:parameter${this.path}`;
     this.parameterArns = base.apply((arn) => [arn, `${arn}/*`]);
     this.registerOutputs({ path: this.path, keyArn: this.keyArn });
   }

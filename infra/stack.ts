@@ -87,6 +87,7 @@ export function defineStack(): StackOutputs {
     opts,
   );
   const reservations = new CapacityReservations('baseline', { config }, opts);
+  const targetGroupSuffix = lb.targetGroup.arnSuffix;
   const fleet = new Fleet(
     'fleet',
     {
@@ -96,7 +97,7 @@ export function defineStack(): StackOutputs {
       privateSubnetIds: network.privateSubnetIds,
       albSecurityGroupId: lb.securityGroupId,
       targetGroupArn: lb.targetGroup.arn,
-      requestCountResourceLabel: pulumi.interpolate`${lb.alb.arnSuffix}/${lb.targetGroup.arnSuffix}`,
+      requestCountResourceLabel: pulumi.interpolate`${lb.alb.arnSuffix}/${targetGroupSuffix}`,
       capacityReservationIds: reservations.ids,
       rollbackAlarmNames: observability.rollbackAlarmNames,
       secretsPath: secrets.path,

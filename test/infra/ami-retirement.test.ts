@@ -69,7 +69,7 @@ describe('infra AMI retirement', () => {
     assert.deepEqual([few.deprecate, few.deregister], [[], []]);
   });
 
-  it('deprecates a few minutes ahead, deregisters with snapshots, and carries on past failures', async () => {
+  it('deprecates ahead of time, deregisters with snapshots, carries on past failures', async () => {
     const ec2 = new FakeEc2(IMAGES, [], ['ami-month2']);
     const now = new Date('2026-12-01T03:30:00.000Z');
     const result = await retireImages(ec2, settings, now);
@@ -82,7 +82,7 @@ describe('infra AMI retirement', () => {
     assert.deepEqual(result.failures, ['ami-month2: AccessDenied']);
   });
 
-  it('the packaged handler is plain CommonJS that exports handler and needs no repository module', () => {
+  it('the packaged handler is plain CommonJS that needs no repository module', () => {
     const source = handlerSource();
     const sandbox = {
       exports: {} as Record<string, unknown>,

@@ -50,7 +50,7 @@ describe('infra night batch', function () {
     assert.equal(group.inputs.targetGroupArns, undefined, 'batch workers take no web traffic');
   });
 
-  it('starts empty; the night schedule scales it up and the morning one to zero, in the time zone', () => {
+  it('starts empty; night and morning schedules size it, in the time zone', () => {
     assert.equal(group.inputs.maxSize, 0);
     const schedules = ofType(prod, SCHEDULE);
     const byName = Object.fromEntries(
@@ -75,7 +75,7 @@ describe('infra night batch', function () {
     }
   });
 
-  it('follows the queue depth: a backlog adds workers, an empty queue with nothing in flight removes them', () => {
+  it('a backlog adds workers; a drained queue (nothing in flight) removes them', () => {
     const backlog = named(prod, 'aws:cloudwatch/metricAlarm:MetricAlarm', 'batch-backlog');
     assert.equal(backlog.inputs.metricName, 'ApproximateNumberOfMessagesVisible');
     assert.equal(backlog.inputs.threshold, 500);
@@ -131,7 +131,7 @@ describe('infra night batch', function () {
     );
   });
 
-  it('the batch role reads the input bucket, writes the output bucket and consumes the queue, nothing else', () => {
+  it('the batch role reads input, writes output, consumes the queue, nothing else', () => {
     const policy = named(prod, 'aws:iam/rolePolicy:RolePolicy', 'batch-instance-inline');
     const granted = statements(policy.inputs.policy).map((s) => [
       list(s.Action).join(','),

@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 
 import { CONFIG_KEYS, parseConfig, StackConfigError, type ConfigKey } from '../../infra/config';
-import { declaredKeys, loadStackSettings } from '../../infra/stack-files';
+import { declaredKeys, loadStackSettings, REPO_ROOT } from '../../infra/stack-files';
 import { PULUMI_PROJECT, STACK_CONFIG_KEYS } from '../../server/contract';
 import { runStack } from './support';
 
@@ -52,6 +54,20 @@ describe('infra configuration', () => {
       for (const [key, spec] of Object.entries(declared)) {
         assert.ok(['string', 'integer', 'boolean', 'array'].includes(spec.type), key);
         assert.ok((spec.description ?? '').length > 15, `${key} needs a description`);
+      }
+    });
+
+    it('the README documents every key with its default', () => {
+      const readme = fs.readFileSync(path.join(REPO_ROOT, 'README.md'), 'utf8');
+      const start = readme.indexOf('## Infrastructure (Pulumi)');
+      assert.ok(start >= 0, 'README has no Infrastructure (Pulumi) section');
+      const section = readme.slice(start, readme.indexOf('\n## ', start + 1));
+      for (const [key, spec] of Object.entries(declaredKeys())) {
+        const row = section.split('\n').find((line) => line.startsWith(`| \`${key}\``));
+        assert.ok(row, `README lacks ${key}`);
+        const shown = Array.isArray(spec.default) ? spec.default.join(', ') : spec.default;
+        if (shown !== undefined)
+          assert.ok(row.includes(`\`${String(shown)}\``), `README default of ${key}`);
       }
     });
 

@@ -141,7 +141,7 @@ describe('infra edge: load balancer and WAF', function () {
       }
     });
 
-    it('runs the AWS managed common, known-bad-inputs and IP reputation rule groups, enforcing', () => {
+    it('runs the managed common, known-bad-inputs and IP reputation groups, enforcing', () => {
       const managed = rulesOf(prod).filter((rule) => rule.statement.managedRuleGroupStatement);
       assert.deepEqual(
         managed.map((rule) => rule.statement.managedRuleGroupStatement!.name).sort(),
@@ -161,7 +161,7 @@ describe('infra edge: load balancer and WAF', function () {
       }
     });
 
-    it('the common rule set does not block photo uploads for their size; the size rule decides', () => {
+    it('the common rule set does not block uploads for size; the size rule decides', () => {
       const common = rulesOf(prod).find((r) => r.name === 'AWSManagedRulesCommonRuleSet')!;
       assert.deepEqual(common.statement.managedRuleGroupStatement!.ruleActionOverrides, [
         { name: 'SizeRestrictions_BODY', actionToUse: { count: {} } },

@@ -36,7 +36,7 @@ describe('infra fleet', function () {
       assert.equal(input(named(prod, TEMPLATE, 'fleet-template'), 'hibernationOptions'), undefined);
     });
 
-    it('a Hibernated warm pool runs only on a family that can hibernate, with hibernation configured', () => {
+    it('a Hibernated warm pool runs only on a family that can hibernate, configured so', () => {
       const group = named(dev, GROUP, 'fleet-group');
       const template = named(dev, TEMPLATE, 'fleet-template');
       assert.equal(input(group, 'warmPool.poolState'), 'Hibernated');
@@ -77,7 +77,7 @@ describe('infra fleet', function () {
       }
     });
 
-    it('instance refresh rolls the fleet with checkpoints and rolls back automatically on alarms', () => {
+    it('instance refresh has checkpoints and rolls back automatically on alarms', () => {
       const refresh = input<Record<string, unknown>>(
         named(prod, GROUP, 'fleet-group'),
         'instanceRefresh',
@@ -95,7 +95,7 @@ describe('infra fleet', function () {
       );
     });
 
-    it('health checks come from the load balancer, with a grace period, on the readiness path', () => {
+    it('health checks come from the ALB, with a grace period, on the readiness path', () => {
       const group = named(prod, GROUP, 'fleet-group');
       assert.equal(group.inputs.healthCheckType, 'ELB');
       assert.equal(group.inputs.healthCheckGracePeriod, 300);
@@ -263,7 +263,7 @@ describe('infra fleet', function () {
       );
     });
 
-    it('an amiId whose model version tag disagrees with modelVersion fails with the fix', async () => {
+    it('an amiId tagged with another model version fails with the fix', async () => {
       const old = MOCK_IMAGES.find((i) => i.modelVersion === '0.9.0')!;
       const run = await runStack('prod', { amiId: old.imageId, modelVersion: '1.0.0' });
       assert.match(

@@ -92,7 +92,7 @@ describe('infra observability', function () {
     for (const [, retention] of names) assert.equal(retention, 90);
   });
 
-  it('a dashboard shows traffic, latency, health, fleet size, the batch queue and WAF blocks', () => {
+  it('a dashboard shows traffic, latency, health, fleet, batch queue and WAF blocks', () => {
     const dashboard = named(prod, 'aws:cloudwatch/dashboard:Dashboard', 'observability-dashboard');
     const body = JSON.parse(String(dashboard.inputs.dashboardBody)) as {
       widgets: { properties: { title: string; region: string } }[];

@@ -10,7 +10,7 @@ import { runStack } from './support';
 describe('infra offline plan', function () {
   this.timeout(180_000);
 
-  it('prints a tree of components with their resources and key inputs, secrets hidden', async () => {
+  it('prints components, their resources and key inputs as a tree, secrets hidden', async () => {
     const run = await runStack('prod', { authApiKeyHashes: { secure: 'v1:AAAA' } });
     assert.equal(run.error, undefined);
     const lines = renderTree(run.mocks.tree);

@@ -39,7 +39,7 @@ for (const stack of ['dev', 'prod'] as const) {
       resources = await resourcesOf(runStack(stack));
     });
 
-    it('instances are reachable only from the load balancer (and VPC scrapers) on the server port', () => {
+    it('instances are reachable only from the ALB (and VPC scrapers) on the server port', () => {
       const instances = named(resources, SG, 'fleet-instances');
       const alb = named(resources, SG, 'edge-alb');
       const scraper = named(resources, SG, 'fleet-metrics-scraper');
@@ -196,7 +196,7 @@ for (const stack of ['dev', 'prod'] as const) {
       );
     });
 
-    it('the secrets are SecureString parameters under the stack path, named from the contract', () => {
+    it('secrets are SecureString parameters under the stack path, named by the contract', () => {
       const parameters = ofType(resources, 'aws:ssm/parameter:Parameter');
       assert.ok(parameters.length > 0);
       const key = named(resources, 'aws:kms/key:Key', 'secrets-key');
@@ -249,7 +249,8 @@ for (const stack of ['dev', 'prod'] as const) {
         list(s.Action).includes('autoscaling:CompleteLifecycleAction'),
       );
       assert.deepEqual(list(hook?.Resource), [
-        `arn:aws:autoscaling:eu-west-1:123456789012:autoScalingGroup:*:autoScalingGroupName/breed-identifier-${stack}-fleet`,
+        'arn:aws:autoscaling:eu-west-1:123456789012:autoScalingGroup:*:' +
+          `autoScalingGroupName/breed-identifier-${stack}-fleet`,
       ]);
     });
   });
