@@ -4,7 +4,8 @@
  * service configuration, the Pulumi program) ever sets it.
  */
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 
 import { REPO_ROOT } from '../support/shared-data';
@@ -15,12 +16,14 @@ const SETS_AUTH_OFF = /\bAUTH\b["']?\s*[=:]\s*["']?off\b/i;
 /** Folders whose files end up on the image or in the cloud. */
 const PRODUCTION_TREES = ['ami', 'packer', 'infra'];
 
-function filesUnder(dir: string): string[] {
-  if (!existsSync(dir)) return [];
-  return readdirSync(dir).flatMap((name) => {
-    const full = path.join(dir, name);
-    return statSync(full).isDirectory() ? filesUnder(full) : [full];
-  });
+/** The repository's own files under `trees` (not build output or a rehearsal root). */
+function trackedFiles(trees: string[]): string[] {
+  const listed = execFileSync('git', ['ls-files', '--', ...trees], { cwd: REPO_ROOT });
+  return listed
+    .toString()
+    .split('\n')
+    .filter(Boolean)
+    .map((file) => path.join(REPO_ROOT, file));
 }
 
 describe('AUTH=off usage', () => {
@@ -41,7 +44,7 @@ describe('AUTH=off usage', () => {
   });
 
   it('no file of the image, its build or the infrastructure sets AUTH=off', () => {
-    const offenders = PRODUCTION_TREES.flatMap((tree) => filesUnder(path.join(REPO_ROOT, tree)))
+    const offenders = trackedFiles(PRODUCTION_TREES)
       .filter((file) => statSync(file).size < 1_000_000)
       .filter((file) => SETS_AUTH_OFF.test(readFileSync(file, 'utf8')))
       .map((file) => path.relative(REPO_ROOT, file));
