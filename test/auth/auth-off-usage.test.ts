@@ -44,7 +44,12 @@ describe('AUTH=off usage', () => {
   });
 
   it('no file of the image, its build or the infrastructure sets AUTH=off', () => {
-    const offenders = trackedFiles(PRODUCTION_TREES)
+    const files = trackedFiles(PRODUCTION_TREES);
+    assert.ok(
+      files.some((file) => file.endsWith('.service')),
+      'the systemd units are read',
+    );
+    const offenders = files
       .filter((file) => statSync(file).size < 1_000_000)
       .filter((file) => SETS_AUTH_OFF.test(readFileSync(file, 'utf8')))
       .map((file) => path.relative(REPO_ROOT, file));
