@@ -39,11 +39,15 @@ export interface BatchArgs {
 
 /** Buckets, queues, the Spot group, its schedules and its queue-depth scaling. */
 export class Batch extends pulumi.ComponentResource {
+  /** Bucket the photos to identify land in. */
   readonly inputBucketName: pulumi.Output<string>;
+  /** Bucket the results are written to. */
   readonly outputBucketName: pulumi.Output<string>;
+  /** The work queue the workers consume, its name and its dead-letter queue's name. */
   readonly queueUrl: pulumi.Output<string>;
   readonly queueName: pulumi.Output<string>;
   readonly deadLetterQueueName: pulumi.Output<string>;
+  /** Name of the Spot Auto Scaling group. */
   readonly groupName: pulumi.Output<string>;
 
   constructor(name: string, args: BatchArgs, opts?: pulumi.ComponentResourceOptions) {

@@ -6,6 +6,7 @@ import { defineStack } from './stack';
 
 const outputs = defineStack();
 
+/** The stack outputs (`pulumi stack output`), described in `StackOutputs` of stack.ts. */
 export const endpointUrl = outputs.endpointUrl;
 export const albDnsName = outputs.albDnsName;
 export const fleetGroupName = outputs.fleetGroupName;

@@ -129,15 +129,17 @@ export class Observability extends pulumi.ComponentResource {
       threshold: 0,
       dimensions: targetDims,
     });
+    // With no reserved baseline, an empty group is still worth a page.
+    const inServiceFloor = Math.max(config.fleet.baselineCount, 1);
     alarm('in-service-below-baseline', {
-      alarmDescription: `Fewer than ${config.fleet.baselineCount} instances in service`,
+      alarmDescription: `Fewer than ${inServiceFloor} instances in service`,
       comparisonOperator: 'LessThanThreshold',
       namespace: 'AWS/AutoScaling',
       metricName: 'GroupInServiceInstances',
       statistic: 'Minimum',
       period: 60,
       evaluationPeriods: 5,
-      threshold: Math.max(config.fleet.baselineCount, 1),
+      threshold: inServiceFloor,
       treatMissingData: 'breaching',
       dimensions: { AutoScalingGroupName: args.fleetGroupName },
     });

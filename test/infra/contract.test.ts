@@ -49,6 +49,14 @@ describe('infra follows the shared contract', function () {
     for (const key of Object.values(STACK_CONFIG_KEYS)) assert.ok(key in declaredKeys());
   });
 
+  it('the entry point exports every stack output', async () => {
+    const { outputs } = await runStack('prod', { authApiKeyHashes: { secure: 'v1:AAAA' } });
+    const index = fs.readFileSync(path.join(REPO_ROOT, 'infra', 'index.ts'), 'utf8');
+    const exported = [...index.matchAll(/^export const (\w+) = outputs\.(\w+);$/gm)];
+    assert.ok(exported.every(([, name, source]) => name === source));
+    assert.deepEqual(exported.map(([, name]) => name).sort(), Object.keys(outputs).sort());
+  });
+
   it('the target group checks the readiness path on the server port', () => {
     const group = named(prod, 'aws:lb/targetGroup:TargetGroup', 'edge-fleet');
     assert.equal(input(group, 'healthCheck.path'), PATHS.ready);
