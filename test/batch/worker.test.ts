@@ -22,7 +22,7 @@ import { s3Event } from './support/s3-event';
 
 const INPUT = 'photos';
 const OUTPUT = 'results';
-const QUEUES = ['redelivery', 'notice', 'deadline', 'poison'] as const;
+const QUEUES = ['redelivery', 'long', 'notice', 'deadline', 'term', 'poison'] as const;
 const MAX_RECEIVE_COUNT = 2;
 
 describe('breed-batch --worker (local SQS and S3)', function () {
@@ -81,6 +81,48 @@ describe('breed-batch --worker (local SQS and S3)', function () {
       visible: 0,
       inFlight: 0,
     });
+  });
+
+  it('keeps a long message invisible while it works on it, then deletes it once', async () => {
+    const url = await aws.queueUrl('long');
+    // One message naming every photo: several times longer to do than its 1 s visibility.
+    const body = s3Event(INPUT, keys.map(encodeKey));
+    await aws.sqs.send(
+      new SendMessageBatchCommand({ QueueUrl: url, Entries: [{ Id: '0', MessageBody: body }] }),
+    );
+    const slow = ['--workers', '1', '--max-batch-size', '2', '--visibility-timeout', '1'];
+    const run = await runCli(workerArgs(url, 'long/', slow), env());
+    assert.equal(run.code, 0, run.stderr);
+
+    const started = logLines(run.stderr, 'worker started')[0]?.time as number;
+    const stats = logLines(run.stderr, 'worker stopped')[0] ?? {};
+    const workSeconds = ((stats.time as number) - started) / 1000 - 3; // less the idle wait
+    assert.ok(workSeconds > 2, `the message took ${workSeconds} s: too short to tell`);
+    assert.equal(stats.messages, 1, 'the message was taken twice');
+    assert.equal(stats.succeeded, keys.length);
+    assert.equal(logLines(run.stderr, 'visibility change failed').length, 0);
+    assert.equal((await listKeys('long/')).length, keys.length);
+    assert.deepEqual(await counts(url), { visible: 0, inFlight: 0 });
+  });
+
+  it('on SIGTERM finishes what it holds, stores it and exits cleanly', async () => {
+    const url = await aws.queueUrl('term');
+    await sendEvents(url, keys);
+    const worker = startCli(
+      workerArgs(url, 'term/', ['--workers', '1', '--max-batch-size', '2']),
+      env(),
+    );
+    await until(async () => (await listKeys('term/')).length >= 2);
+    worker.child.kill('SIGTERM');
+    const run = await worker.done;
+    assert.equal(run.code, 0, run.stderr);
+    const stats = logLines(run.stderr, 'worker stopped')[0] ?? {};
+    assert.equal(stats.stopReason, 'signal');
+    const left = await counts(url);
+    assert.equal(left.inFlight, 0);
+    const done = (await listKeys('term/')).length;
+    assert.ok(done < keys.length);
+    assert.equal(done + left.visible, keys.length);
   });
 
   it('on an interruption notice stops taking work, finishes what it holds, exits in time', async () => {

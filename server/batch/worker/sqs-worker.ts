@@ -102,7 +102,12 @@ export class SqsWorker {
     released: 0,
   };
 
-  constructor(private readonly options: SqsWorkerOptions) {}
+  /** Photos in work at once, whatever the number of objects per message. */
+  private readonly slots: Semaphore;
+
+  constructor(private readonly options: SqsWorkerOptions) {
+    this.slots = new Semaphore(options.maxInFlight);
+  }
 
   /** Works until idle, a notice, or `signal`; resolves once nothing is held any more. */
   async run(signal?: AbortSignal): Promise<WorkerStats> {
@@ -198,7 +203,7 @@ export class SqsWorker {
   }
 
   private hold(message: Message): void {
-    const period = Math.max(1, this.options.visibilityTimeoutSeconds / 3) * 1000;
+    const period = Math.max(0.2, this.options.visibilityTimeoutSeconds / 3) * 1000;
     const held: Held = {
       message,
       receipt: message.ReceiptHandle ?? '',
@@ -246,6 +251,15 @@ export class SqsWorker {
 
   /** Identifies one object and stores its result; rejects when the job, not the photo, failed. */
   private async process(object: ObjectRef): Promise<ResultRecord> {
+    await this.slots.acquire();
+    try {
+      return await this.processNow(object);
+    } finally {
+      this.slots.release();
+    }
+  }
+
+  private async processNow(object: ObjectRef): Promise<ResultRecord> {
     const { s3, core, top, maxBytes, output } = this.options;
     const ref = {
       key: object.key,
@@ -329,6 +343,30 @@ export class SqsWorker {
       { released: messages.length },
       'messages received while stopping handed back',
     );
+  }
+}
+
+/**
+ * Limits the photos in work to what the core's queue takes: a message may name many objects
+ * (an S3 event can carry several records, a hand-written one any number).
+ */
+class Semaphore {
+  private readonly waiting: (() => void)[] = [];
+
+  constructor(private free: number) {}
+
+  async acquire(): Promise<void> {
+    if (this.free > 0) {
+      this.free -= 1;
+      return;
+    }
+    await new Promise<void>((resolve) => this.waiting.push(resolve));
+  }
+
+  release(): void {
+    const next = this.waiting.shift();
+    if (next) next();
+    else this.free += 1;
   }
 }
 
