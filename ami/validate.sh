@@ -2,7 +2,8 @@
 # In-image post-conditions, in two phases run by the bake:
 #   validate.sh serve  after the reboot: the GPU is visible (GPU profile), the server starts
 #                      from its unit on the expected backend, answers the release's golden
-#                      photos with their breeds; this run also fills the CUDA kernel cache.
+#                      photos with their breeds; this run also fills the CUDA kernel cache
+#                      where the GPU needs kernels compiled from PTX.
 #   validate.sh clean  after 90-clean-image: nothing instance-specific or secret is left.
 # Outside a booted system (the rehearsal's chroot) the server is started the way its unit
 # would start it, as the service user with the unit's environment files.
@@ -135,10 +136,9 @@ phase_serve() {
   check_golden_photos "${key}"
   stop_server
   trap - EXIT
-  if [[ "${BAKE_PROFILE}" != "rehearsal" ]]; then
-    [[ -n "$(find "/var/cache/${SERVICE_NAME}" -type f -print -quit)" ]] ||
-      fail "the CUDA kernel cache in /var/cache/${SERVICE_NAME} is empty"
-  fi
+  # Reported, not required: libtensorflow ships compiled kernels for some GPUs (T4) and PTX
+  # that is compiled here, and cached, only for newer ones (A10G, L4).
+  echo "validate: CUDA kernel cache holds $(find "/var/cache/${SERVICE_NAME}" -type f | wc -l) files"
   echo "validate: serve phase passed"
 }
 

@@ -170,7 +170,9 @@ expect_bake_failure() {
   fi
   grep -q -- "${pattern}" <<<"${output}" ||
     die "${description}: message does not match '${pattern}': ${output}"
-  log "${description}: failed as it must: $(grep -m1 -- 'SHA-256' <<<"${output}") $(grep -m1 -- "${pattern}" <<<"${output}")"
+  log "${description}: failed as it must:"
+  grep -e 'SHA-256' -e "${pattern}" <<<"${output}" | sort -u | sed 's/^/    /'
+
   [[ -z "$(find "${ROOT}/opt/breed-identifier/models" -mindepth 1 -print -quit 2>/dev/null)" ]] ||
     die "${description}: a failed model step left files in the models directory"
 }
