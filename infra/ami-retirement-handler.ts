@@ -94,75 +94,84 @@ interface Ec2Sdk {
 }
 
 type Page = Record<string, unknown> & { NextToken?: string };
+type Filter = { Name: string; Values: string[] };
 
-/** The port over the real EC2 API, for images tagged `tagKey=tagValue` in this account. */
-export function sdkPort(sdk: Ec2Sdk, tagKey: string, tagValue: string): Ec2Port {
-  const client = new sdk.EC2Client();
-  const send = (name: string, input: Record<string, unknown>): Promise<Page> => {
-    const Command = sdk[`${name}Command`] as new (input: unknown) => unknown;
-    return client.send(new Command(input)) as Promise<Page>;
-  };
-  const all = async <T>(
-    name: string,
-    input: Record<string, unknown>,
-    pick: (page: Page) => T[],
-  ) => {
+/** Sends EC2 commands by name and follows `NextToken` through every page. */
+class Ec2Api {
+  private readonly client: { send(command: unknown): Promise<Record<string, unknown>> };
+
+  constructor(private readonly sdk: Ec2Sdk) {
+    this.client = new sdk.EC2Client();
+  }
+
+  send(name: string, input: Record<string, unknown>): Promise<Page> {
+    const Command = this.sdk[`${name}Command`] as new (input: unknown) => unknown;
+    return this.client.send(new Command(input)) as Promise<Page>;
+  }
+
+  async all<T>(name: string, input: Record<string, unknown>, key: string): Promise<T[]> {
     const items: T[] = [];
     let token: string | undefined;
     do {
-      const page = await send(name, { ...input, NextToken: token });
-      items.push(...pick(page));
+      const page = await this.send(name, { ...input, NextToken: token });
+      items.push(...((page[key] ?? []) as T[]));
       token = page.NextToken;
     } while (token);
     return items;
-  };
-  const tagFilter = { Name: `tag:${tagKey}`, Values: [tagValue] };
+  }
+}
 
+/** Images that instances (running, stopped, warm) or the service's launch templates use. */
+async function imagesInUse(api: Ec2Api, tagFilter: Filter): Promise<Set<string>> {
+  const states = ['pending', 'running', 'stopping', 'stopped', 'shutting-down'];
+  const instanceFilter = { Filters: [{ Name: 'instance-state-name', Values: states }] };
+  const reservations = await api.all<AwsReservation>(
+    'DescribeInstances',
+    instanceFilter,
+    'Reservations',
+  );
+  const used = new Set(
+    reservations.flatMap((r) => (r.Instances ?? []).map((i) => i.ImageId ?? '')),
+  );
+
+  const templateFilter = { Filters: [tagFilter] };
+  const templates = await api.all<AwsTemplate>(
+    'DescribeLaunchTemplates',
+    templateFilter,
+    'LaunchTemplates',
+  );
+  for (const template of templates) {
+    const input = {
+      LaunchTemplateId: template.LaunchTemplateId,
+      Versions: ['$Latest', '$Default'],
+    };
+    const versions = await api.all<AwsTemplateVersion>(
+      'DescribeLaunchTemplateVersions',
+      input,
+      'LaunchTemplateVersions',
+    );
+    for (const version of versions) used.add(version.LaunchTemplateData?.ImageId ?? '');
+  }
+  used.delete('');
+  return used;
+}
+
+/** The port over the real EC2 API, for images tagged `tagKey=tagValue` in this account. */
+export function sdkPort(sdk: Ec2Sdk, tagKey: string, tagValue: string): Ec2Port {
+  const api = new Ec2Api(sdk);
+  const tagFilter = { Name: `tag:${tagKey}`, Values: [tagValue] };
   return {
     async listImages() {
       const input = { Owners: ['self'], Filters: [tagFilter], IncludeDeprecated: true };
-      const images = await all(
-        'DescribeImages',
-        input,
-        (page) => (page.Images ?? []) as AwsImage[],
-      );
-      return images.map(toImageInfo);
+      return (await api.all<AwsImage>('DescribeImages', input, 'Images')).map(toImageInfo);
     },
-    async imagesInUse() {
-      const states = ['pending', 'running', 'stopping', 'stopped', 'shutting-down'];
-      const input = { Filters: [{ Name: 'instance-state-name', Values: states }] };
-      const reservations = await all(
-        'DescribeInstances',
-        input,
-        (page) => (page.Reservations ?? []) as AwsReservation[],
-      );
-      const used = new Set(
-        reservations.flatMap((r) => (r.Instances ?? []).map((i) => i.ImageId ?? '')),
-      );
-      const templates = await all(
-        'DescribeLaunchTemplates',
-        { Filters: [tagFilter] },
-        (page) => (page.LaunchTemplates ?? []) as { LaunchTemplateId: string }[],
-      );
-      for (const template of templates) {
-        const versions = await send('DescribeLaunchTemplateVersions', {
-          LaunchTemplateId: template.LaunchTemplateId,
-          Versions: ['$Latest', '$Default'],
-        });
-        for (const version of (versions.LaunchTemplateVersions ?? []) as AwsTemplateVersion[]) {
-          used.add(version.LaunchTemplateData?.ImageId ?? '');
-        }
-      }
-      used.delete('');
-      return used;
-    },
+    imagesInUse: () => imagesInUse(api, tagFilter),
     async deprecate(imageId, at) {
-      await send('EnableImageDeprecation', { ImageId: imageId, DeprecateAt: at });
+      await api.send('EnableImageDeprecation', { ImageId: imageId, DeprecateAt: at });
     },
     async deregister(image) {
-      await send('DeregisterImage', { ImageId: image.imageId });
-      for (const snapshotId of image.snapshotIds)
-        await send('DeleteSnapshot', { SnapshotId: snapshotId });
+      await api.send('DeregisterImage', { ImageId: image.imageId });
+      for (const SnapshotId of image.snapshotIds) await api.send('DeleteSnapshot', { SnapshotId });
     },
   };
 }
@@ -172,6 +181,9 @@ interface AwsImage {
   CreationDate?: string;
   DeprecationTime?: string;
   BlockDeviceMappings?: { Ebs?: { SnapshotId?: string } }[];
+}
+interface AwsTemplate {
+  LaunchTemplateId: string;
 }
 interface AwsReservation {
   Instances?: { ImageId?: string }[];

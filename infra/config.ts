@@ -341,64 +341,58 @@ function readInstanceType(
   return family;
 }
 
-function readFleet(r: Reader, environment: Environment): FleetConfig {
-  const allowCpuInstances = r.boolean('allowCpuInstances', false);
-  if (allowCpuInstances && environment !== 'dev') {
-    r.problem(
-      'allowCpuInstances',
-      `is true in a ${environment} stack; CPU fleets are for dev only`,
-      'false',
-    );
-  }
-  const instanceType = r.required('instanceType', 'g5.xlarge');
-  const family = readInstanceType(r, 'instanceType', instanceType, allowCpuInstances);
-
-  const rootVolumeGiB = r.integer('rootVolumeGiB', 30, 2000, 100);
+/** Group sizes: the reserved baseline must fit between the minimum and the maximum. */
+function readSizes(r: Reader) {
   const baselineCount = r.integer('baselineCount', 0, 100, 2);
   const minSize = r.integer('minSize', 0, 1000, 2);
   const maxSize = r.integer('maxSize', 1, 1000, 8);
   if (baselineCount > maxSize) {
-    r.problem(
-      'baselineCount',
-      `is ${baselineCount}, above maxSize ${maxSize}; reserved capacity would sit idle`,
-      String(maxSize),
-    );
+    const why = `is ${baselineCount}, above maxSize ${maxSize}; reserved capacity would sit idle`;
+    r.problem('baselineCount', why, String(maxSize));
   }
   if (minSize < baselineCount) {
-    r.problem(
-      'minSize',
-      `is ${minSize}, below baselineCount ${baselineCount}; reservations would be paid for unused`,
-      String(baselineCount),
-    );
+    const why = `is ${minSize}, below baselineCount ${baselineCount}; reservations would idle`;
+    r.problem('minSize', why, String(baselineCount));
   }
-  if (minSize > maxSize)
+  if (minSize > maxSize) {
     r.problem('maxSize', `is ${maxSize}, below minSize ${minSize}`, String(minSize));
+  }
+  return { baselineCount, minSize, maxSize };
+}
 
+/** The warm pool: `Hibernated` only for a family that can hibernate. */
+function readWarmPool(r: Reader, instanceType: string, family: InstanceFamily | null) {
   const warmPoolSize = r.integer('warmPoolSize', 0, 1000, 2);
-  const warmPoolState = r.oneOf<WarmPoolState>(
-    'warmPoolState',
-    ['Stopped', 'Running', 'Hibernated'],
-    'Stopped',
-  );
+  const states: WarmPoolState[] = ['Stopped', 'Running', 'Hibernated'];
+  const warmPoolState = r.oneOf<WarmPoolState>('warmPoolState', states, 'Stopped');
   if (warmPoolState === 'Hibernated' && family && !family.hibernation) {
     const why = family.gpu
       ? 'a GPU family, which cannot hibernate'
       : 'a family that cannot hibernate';
     r.problem('warmPoolState', `is Hibernated but ${instanceType} is ${why}`, 'Stopped');
   }
+  return { warmPoolSize, warmPoolState };
+}
+
+function readFleet(r: Reader, environment: Environment): FleetConfig {
+  const allowCpuInstances = r.boolean('allowCpuInstances', false);
+  if (allowCpuInstances && environment !== 'dev') {
+    const why = `is true in a ${environment} stack; CPU fleets are for dev only`;
+    r.problem('allowCpuInstances', why, 'false');
+  }
+  const instanceType = r.required('instanceType', 'g5.xlarge');
+  const family = readInstanceType(r, 'instanceType', instanceType, allowCpuInstances);
+
   return {
     instanceType,
     family: family ?? { gpu: true, hibernation: false, arch: 'x86_64' },
     allowCpuInstances,
-    rootVolumeGiB,
-    baselineCount,
-    minSize,
-    maxSize,
-    warmPoolSize,
-    warmPoolState,
+    rootVolumeGiB: r.integer('rootVolumeGiB', 30, 2000, 100),
+    ...readSizes(r),
+    ...readWarmPool(r, instanceType, family),
     targetRequestsPerInstance: r.integer('targetRequestsPerInstance', 1, 1_000_000, 600),
     healthCheckGraceSeconds: r.integer('healthCheckGraceSeconds', 0, 7200, 300),
-    launchTimeoutSeconds: r.integer('launchTimeoutSeconds', 30, 7200, 900),
+    launchTimeoutSeconds: r.integer('launchTimeoutSeconds', 30, 7200, 1200),
   };
 }
 

@@ -5,6 +5,7 @@ import { handlerSource } from '../../infra/ami-lifecycle';
 import {
   planRetirement,
   retireImages,
+  sdkPort,
   type Ec2Port,
   type ImageInfo,
 } from '../../infra/ami-retirement-handler';
@@ -95,6 +96,73 @@ describe('infra AMI retirement', () => {
     assert.equal(typeof sandbox.exports.handler, 'function');
     assert.equal(typeof sandbox.exports.planRetirement, 'function');
     assert.ok(!/require\(["']\.\.?\//.test(source), 'imports a repository file');
+  });
+
+  it('the SDK port pages through images, finds images in use, deletes snapshots', async () => {
+    const sent: [string, Record<string, unknown>][] = [];
+    const pages: Record<string, Record<string, unknown>[]> = {
+      DescribeImages: [
+        {
+          Images: [
+            {
+              ImageId: 'ami-1',
+              CreationDate: '2026-01-01',
+              BlockDeviceMappings: [{ Ebs: { SnapshotId: 'snap-1' } }],
+            },
+          ],
+          NextToken: 't',
+        },
+        {
+          Images: [{ ImageId: 'ami-2', CreationDate: '2026-02-01', DeprecationTime: '2026-03-01' }],
+        },
+      ],
+      DescribeInstances: [{ Reservations: [{ Instances: [{ ImageId: 'ami-run' }, {}] }] }],
+      DescribeLaunchTemplates: [{ LaunchTemplates: [{ LaunchTemplateId: 'lt-1' }] }],
+      DescribeLaunchTemplateVersions: [
+        { LaunchTemplateVersions: [{ LaunchTemplateData: { ImageId: 'ami-lt' } }] },
+      ],
+    };
+    const sdk: Record<string, unknown> = {
+      EC2Client: class {
+        async send(command: { name: string; input: Record<string, unknown> }) {
+          sent.push([command.name, command.input]);
+          return pages[command.name]?.shift() ?? {};
+        }
+      },
+    };
+    for (const name of [
+      ...Object.keys(pages),
+      'EnableImageDeprecation',
+      'DeregisterImage',
+      'DeleteSnapshot',
+    ]) {
+      sdk[`${name}Command`] = class {
+        readonly name = name;
+        constructor(readonly input: Record<string, unknown>) {}
+      };
+    }
+    const port = sdkPort(sdk as unknown as Parameters<typeof sdkPort>[0], 'svc:tag', 'svc');
+
+    const images = await port.listImages();
+    assert.deepEqual(images, [
+      { imageId: 'ami-1', creationDate: '2026-01-01', deprecated: false, snapshotIds: ['snap-1'] },
+      { imageId: 'ami-2', creationDate: '2026-02-01', deprecated: true, snapshotIds: [] },
+    ]);
+    assert.deepEqual(sent[1], [
+      'DescribeImages',
+      {
+        Owners: ['self'],
+        Filters: [{ Name: 'tag:svc:tag', Values: ['svc'] }],
+        IncludeDeprecated: true,
+        NextToken: 't',
+      },
+    ]);
+    assert.deepEqual([...(await port.imagesInUse())].sort(), ['ami-lt', 'ami-run']);
+    await port.deregister(images[0]!);
+    assert.deepEqual(sent.slice(-2), [
+      ['DeregisterImage', { ImageId: 'ami-1' }],
+      ['DeleteSnapshot', { SnapshotId: 'snap-1' }],
+    ]);
   });
 
   describe('in the stack', function () {
