@@ -43,7 +43,7 @@ export const MOCK_IMAGES: readonly MockImage[] = [
   },
 ];
 
-/** One declared resource: custom resources with their mocked id, components without. */
+/** One declared resource, with the inputs the engine received and the id the mocks gave it. */
 export interface RecordedResource {
   readonly type: string;
   readonly name: string;
@@ -68,7 +68,7 @@ const ID_PREFIXES: Readonly<Record<string, string>> = {
 
 /** Records resources and answers calls like a small, consistent AWS account. */
 export class RecordingMocks implements pulumi.runtime.Mocks {
-  /** Custom resources in the order the engine saw them. */
+  /** Every resource the engine registered (components too), in registration order. */
   readonly resources: RecordedResource[] = [];
   /** Every resource, components included, by the object the program created. */
   private readonly byObject = new Map<pulumi.Resource, RecordedResource>();
