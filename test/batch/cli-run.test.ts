@@ -87,7 +87,7 @@ describe('breed-batch <folder> <file.jsonl>', function () {
     assert.equal(finished?.failed, 5);
   });
 
-  it('finds everything done on a rerun, writes nothing and still reports the failures', async () => {
+  it('finds everything done on a rerun, writes nothing, still reports failures', async () => {
     const output = path.join(dir, 'out', 'results.jsonl');
     const before = await readFile(output, 'utf8');
     const run = await runCli([input, output]);

@@ -86,7 +86,7 @@ describe('JsonlSink', () => {
     await sink.close();
   });
 
-  it('refuses a second writer while the first holds the lock, and takes over a dead one', async () => {
+  it('refuses a second writer while the lock is held; takes over a dead one', async () => {
     const first = await JsonlSink.open(file);
     await assert.rejects(JsonlSink.open(file), /held by running process/);
     await first.close();

@@ -58,7 +58,7 @@ describe('breed-batch resumes after being killed', function () {
     );
   });
 
-  it('on SIGTERM finishes the photos in flight, exits cleanly, and the rerun completes', async () => {
+  it('on SIGTERM finishes the photos in flight and exits; the rerun completes', async () => {
     const output = path.join(dir, 'term.jsonl');
     const args = [input, output, '--progress', 'none', '--max-batch-size', '2'];
     const run = startCli(args);

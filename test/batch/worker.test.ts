@@ -54,7 +54,7 @@ describe('breed-batch --worker (local SQS and S3)', function () {
   });
   afterEach(() => imds.setNotice(null));
 
-  it('stores one result per object, named after its key, even for redelivered messages', async () => {
+  it('stores one result per object, named after its key, despite redelivery', async () => {
     const url = await aws.queueUrl('redelivery');
     const chosen = [...keys.slice(0, 6), 'uploads/my dog.jpg'];
     await sendEvents(url, [...chosen, chosen[0] ?? '']);
@@ -125,7 +125,7 @@ describe('breed-batch --worker (local SQS and S3)', function () {
     assert.equal(done + left.visible, keys.length);
   });
 
-  it('on an interruption notice stops taking work, finishes what it holds, exits in time', async () => {
+  it('on a Spot notice stops taking work, finishes what it holds, exits in time', async () => {
     const url = await aws.queueUrl('notice');
     await sendEvents(url, keys);
     const slow = ['--workers', '1', '--max-batch-size', '2', '--notice-margin', '10'];

@@ -63,7 +63,8 @@ async function main(): Promise<void> {
   );
   const verdict = ratio >= TARGET_RATIO ? 'meets' : 'MISSES';
   console.log(
-    `${'ratio'.padEnd(30)} ${ratio.toFixed(2).padStart(7)} x     (${verdict} the ${TARGET_RATIO}x target)`,
+    `${'ratio'.padEnd(30)} ${ratio.toFixed(2).padStart(7)} x     ` +
+      `(${verdict} the ${TARGET_RATIO}x target)`,
   );
   process.exitCode = ratio >= TARGET_RATIO ? 0 : 1;
 }
