@@ -32,7 +32,10 @@ main() {
     dist/server server/public package.json package-lock.json
   install -m 0755 "${node_dir}/bin/node" "${out}/node/bin/node"
   cp --recursive "${npm_dir}" "${out}/npm"
-  echo "bundle-inputs: ${out} (node $("${out}/node/bin/node" --version), npm $(node "${out}/npm/bin/npm-cli.js" --version))"
+  local node_version npm_version
+  node_version="$("${out}/node/bin/node" --version)"
+  npm_version="$(node "${out}/npm/bin/npm-cli.js" --version)"
+  echo "bundle-inputs: ${out} (node ${node_version}, npm ${npm_version})"
 }
 
 main "$@"

@@ -107,10 +107,10 @@ wait_until_ready() {
 
 check_backend() {
   local key="$1" backend
-  backend="$(curl --silent --fail --header "Authorization: ApiKey ${key}" \
-    "http://127.0.0.1:${SERVER_PORT}${MODELS_PATH}" |
-    node -e 'let s="";process.stdin.on("data",(d)=>(s+=d)).on("end",()=>process.stdout.write(String(JSON.parse(s).backend)))')" ||
-    fail "could not read ${MODELS_PATH}"
+  local description
+  description="$(curl --silent --fail --header "Authorization: ApiKey ${key}" \
+    "http://127.0.0.1:${SERVER_PORT}${MODELS_PATH}")" || fail "could not read ${MODELS_PATH}"
+  backend="$(node -p 'JSON.parse(process.argv[1]).backend' "${description}")"
   [[ "${backend}" == "$(expected_backend)" ]] ||
     fail "server runs on ${backend}, expected $(expected_backend)"
   echo "validate: backend ${backend}"
@@ -138,7 +138,9 @@ phase_serve() {
   trap - EXIT
   # Reported, not required: libtensorflow ships compiled kernels for some GPUs (T4) and PTX
   # that is compiled here, and cached, only for newer ones (A10G, L4).
-  echo "validate: CUDA kernel cache holds $(find "/var/cache/${SERVICE_NAME}" -type f | wc -l) files"
+  local cached
+  cached="$(find "/var/cache/${SERVICE_NAME}" -type f | wc -l)"
+  echo "validate: CUDA kernel cache holds ${cached} files"
   echo "validate: serve phase passed"
 }
 
@@ -166,7 +168,8 @@ phase_clean() {
     fail "model files are writable"
   local agent_state server_state
   agent_state="$(systemctl is-enabled "${BOOT_AGENT_UNIT}" 2>/dev/null || true)"
-  [[ "${agent_state}" == enabled ]] || fail "${BOOT_AGENT_UNIT} is ${agent_state:-unknown}, not enabled"
+  [[ "${agent_state}" == enabled ]] ||
+    fail "${BOOT_AGENT_UNIT} is ${agent_state:-unknown}, not enabled"
   # No [Install] section: "static", started only by the boot agent.
   server_state="$(systemctl is-enabled "${SERVER_UNIT}" 2>/dev/null || true)"
   [[ "${server_state}" == static ]] ||

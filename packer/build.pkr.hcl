@@ -6,7 +6,10 @@ build {
   sources = ["source.amazon-ebs.golden"]
 
   provisioner "shell" {
-    inline = ["rm -rf ${local.bake_dir}", "mkdir -p ${local.bake_dir}/rootfs ${local.bake_dir}/inputs"]
+    inline = [
+      "rm -rf ${local.bake_dir}",
+      "mkdir -p ${local.bake_dir}/rootfs ${local.bake_dir}/inputs",
+    ]
   }
 
   # Trailing slashes: copy the directories' contents, not the directories.

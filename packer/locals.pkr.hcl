@@ -3,7 +3,8 @@
 locals {
   # One timestamp for the whole build, so the name and the deprecation date agree.
   build_time   = timestamp()
-  ami_name     = "breed-identifier-${var.model_name}-${var.model_version}-${formatdate("YYYYMMDDhhmmss", local.build_time)}"
+  build_stamp  = formatdate("YYYYMMDDhhmmss", local.build_time)
+  ami_name     = "breed-identifier-${var.model_name}-${var.model_version}-${local.build_stamp}"
   deprecate_at = timeadd(local.build_time, "${var.ami_deprecation_days * 24}h")
 
   # Every region the AMI is registered in, the build region included, with its key

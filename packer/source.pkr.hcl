@@ -39,7 +39,7 @@ source "amazon-ebs" "golden" {
   }
 
   ami_name           = local.ami_name
-  ami_description    = "breed-identifier ${var.model_name} ${var.model_version} (commit ${var.git_commit})"
+  ami_description    = "breed-identifier ${var.model_name} ${var.model_version} ${var.git_commit}"
   encrypt_boot       = true
   kms_key_id         = var.kms_key_id
   ami_regions        = keys(local.region_kms_key_ids)

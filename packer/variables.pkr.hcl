@@ -13,13 +13,14 @@ variable "aws_region" {
 
 variable "copy_regions" {
   type        = map(string)
-  description = "More regions to copy the AMI to, each mapped to the KMS key (ARN) that encrypts the copy there."
+  description = "More regions to copy the AMI to, each mapped to the KMS key ARN for the copy."
   default     = {}
 
   validation {
     condition = alltrue([
       for region, key in var.copy_regions :
-      can(regex("^[a-z]{2}(-gov)?-[a-z]+-[0-9]$", region)) && can(regex("^arn:aws[a-z-]*:kms:", key))
+      can(regex("^[a-z]{2}(-gov)?-[a-z]+-[0-9]$", region))
+      && can(regex("^arn:aws[a-z-]*:kms:", key))
     ])
     error_message = "The copy_regions value must map region names to KMS key ARNs."
   }
@@ -37,23 +38,23 @@ variable "kms_key_id" {
 
 variable "build_instance_type" {
   type        = string
-  description = "Instance type of the build instance: a GPU type of the fleet's family, so that the CUDA kernels compiled during validation are cached for the fleet's GPU."
+  description = "GPU type of the fleet's family, so kernels compiled while validating suit it."
 
   validation {
     condition     = can(regex("^(g4dn|g5|g6|g6e)\\.[0-9]*x?large$", var.build_instance_type))
-    error_message = "The build_instance_type value must be a GPU type of the g4dn, g5, g6 or g6e family."
+    error_message = "The build_instance_type value must be of the g4dn, g5, g6 or g6e family."
   }
 }
 
 variable "subnet_id" {
   type        = string
-  description = "Subnet of the build instance (needs a route to the package archives); empty picks the default VPC."
+  description = "Subnet of the build instance (route to the archives needed); empty: default VPC."
   default     = ""
 }
 
 variable "build_instance_profile" {
   type        = string
-  description = "Instance profile of the build instance; it must be allowed to read the model artifact."
+  description = "Instance profile of the build instance; it must be able to read the artifact."
 }
 
 variable "base_ami_name_filter" {
@@ -81,7 +82,7 @@ variable "ssh_username" {
 
 variable "root_volume_size_gb" {
   type        = number
-  description = "Size of the encrypted gp3 root volume, in GiB (driver, CUDA libraries, node_modules, model, kernel cache)."
+  description = "Size of the encrypted gp3 root volume, in GiB (driver, CUDA, server, model)."
   default     = 40
 
   validation {
@@ -92,7 +93,7 @@ variable "root_volume_size_gb" {
 
 variable "ami_deprecation_days" {
   type        = number
-  description = "Days after the bake when the AMI is marked deprecated (it stays usable, but is hidden from new launches by name)."
+  description = "Days after the bake when the AMI is marked deprecated (still usable, hidden)."
   default     = 180
 
   validation {
@@ -117,13 +118,13 @@ variable "model_name" {
 
   validation {
     condition     = can(regex("^[a-z0-9][a-z0-9._-]{0,63}$", var.model_name))
-    error_message = "The model_name value must be lower-case letters, digits, dots, dashes or underscores."
+    error_message = "The model_name value must be lower-case letters, digits, '.', '-' or '_'."
   }
 }
 
 variable "model_version" {
   type        = string
-  description = "Release version of the model (semantic version); becomes a directory on the image and part of the AMI name."
+  description = "Model release version (semver): its directory on the image, part of the AMI name."
 
   validation {
     condition     = can(regex("^[0-9]+\\.[0-9]+\\.[0-9]+(-[0-9A-Za-z.-]+)?$", var.model_version))
@@ -133,17 +134,17 @@ variable "model_version" {
 
 variable "model_artifact_url" {
   type        = string
-  description = "Where the build instance fetches the model artifact (.tar.gz): s3://bucket/key or an https URL."
+  description = "Model artifact (.tar.gz) the build instance fetches: s3://bucket/key or https URL."
 
   validation {
     condition     = can(regex("^(s3|https)://[^ ]+\\.tar\\.gz$", var.model_artifact_url))
-    error_message = "The model_artifact_url value must be an s3:// or https:// URL of a .tar.gz file."
+    error_message = "The model_artifact_url value must be an s3:// or https:// URL of a .tar.gz."
   }
 }
 
 variable "model_artifact_sha256" {
   type        = string
-  description = "SHA-256 of the model artifact file, hex; the bake fails if the fetched file differs."
+  description = "SHA-256 of the model artifact, hex; the bake fails if the fetched file differs."
 
   validation {
     condition     = can(regex("^[0-9a-f]{64}$", var.model_artifact_sha256))
@@ -163,23 +164,26 @@ variable "git_commit" {
 
 variable "bake_inputs_dir" {
   type        = string
-  description = "Directory made by ami/bundle-inputs.sh on the machine running Packer: server bundle, Node binary, npm."
+  description = "Output folder of ami/bundle-inputs.sh: server bundle, Node binary, npm."
 }
 
 variable "nvidia_driver_branch" {
   type        = string
-  description = "NVIDIA driver branch (major version) installed and held; it must support CUDA 11.2."
+  description = "NVIDIA driver branch (major version), installed and held; supports CUDA 11.2."
   default     = "535"
 
   validation {
-    condition     = can(regex("^[0-9]{3}$", var.nvidia_driver_branch)) && tonumber(var.nvidia_driver_branch) >= 460
+    condition = (
+      can(regex("^[0-9]{3}$", var.nvidia_driver_branch))
+      && tonumber(var.nvidia_driver_branch) >= 460
+    )
     error_message = "The nvidia_driver_branch value must be a driver major version of 460 or later."
   }
 }
 
 variable "cuda_version" {
   type        = string
-  description = "CUDA runtime version; tfjs-node-gpu 4.x (libtensorflow 2.9.1) needs 11.2 and does not work with CUDA 12."
+  description = "CUDA runtime version: tfjs-node-gpu 4.x (libtensorflow 2.9.1) needs 11.2, not 12."
   default     = "11.2"
 
   validation {

@@ -46,7 +46,8 @@ fetch_repository_key() {
   local work="$1" fingerprint
   curl --fail --silent --show-error --location --retry 5 \
     --output "${work}/key.pub" "${REPO_URL}/3bf863cc.pub"
-  fingerprint="$(gpg --show-keys --with-colons "${work}/key.pub" | awk -F: '$1 == "fpr" { print $10; exit }')"
+  fingerprint="$(gpg --show-keys --with-colons "${work}/key.pub" |
+    awk -F: '$1 == "fpr" { print $10; exit }')"
   [[ "${fingerprint}" == "${REPO_KEY_FINGERPRINT}" ]] ||
     die "NVIDIA repository key fingerprint ${fingerprint} is not ${REPO_KEY_FINGERPRINT}"
   gpg --dearmor --output "${work}/key.gpg" "${work}/key.pub"
@@ -107,7 +108,7 @@ main() {
   download_packages "${work}"
   install_libraries "${work}"
   check_libraries
-  echo "30-install-cuda-runtime: CUDA ${CUDA_VERSION} runtime, cuDNN ${CUDNN_VERSION} in ${CUDA_DIR}"
+  echo "30-install-cuda-runtime: CUDA ${CUDA_VERSION}, cuDNN ${CUDNN_VERSION} in ${CUDA_DIR}"
 }
 
 main "$@"

@@ -28,7 +28,8 @@ check_binding() {
     echo "50-install-server: tfjs-node-gpu binding check skipped (BAKE_PROFILE=rehearsal)"
     return 0
   fi
-  version="$(cd "${dir}" && node -e "process.stdout.write(require('@tensorflow/tfjs-node-gpu').version.tfjs)")" ||
+  version="$(cd "${dir}" &&
+    node -p "require('@tensorflow/tfjs-node-gpu').version.tfjs")" ||
     die "@tensorflow/tfjs-node-gpu does not load"
   [[ "${version}" == "${TFJS_VERSION}" ]] ||
     die "@tensorflow/tfjs-node-gpu is ${version}, expected ${TFJS_VERSION}"

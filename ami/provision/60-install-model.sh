@@ -14,7 +14,8 @@ verify_artifact() {
   local file="$1" actual
   actual="$(sha256sum "${file}" | cut -d' ' -f1)"
   [[ "${actual}" == "${MODEL_ARTIFACT_SHA256}" ]] ||
-    die "SHA-256 mismatch for the model artifact ${MODEL_ARTIFACT_URL}: expected ${MODEL_ARTIFACT_SHA256}, got ${actual}"
+    die "SHA-256 mismatch for the model artifact ${MODEL_ARTIFACT_URL}:" \
+      "expected ${MODEL_ARTIFACT_SHA256}, got ${actual}"
 }
 
 verify_files() {
@@ -27,8 +28,10 @@ ${report}"
   # Every file must be listed too: an unlisted file would be loaded but never checked.
   listed="$(sed -E 's/^[0-9a-f]{64} [ *]//' "${dir}/SHA256SUMS" | sort)"
   present="$(cd "${dir}" && find . -type f ! -name SHA256SUMS -printf '%P\n' | sort)"
-  [[ "${listed}" == "${present}" ]] ||
-    die "files in the artifact differ from SHA256SUMS: $(diff <(echo "${listed}") <(echo "${present}") | grep '^[<>]' | tr '\n' ' ')"
+  if [[ "${listed}" != "${present}" ]]; then
+    die "files in the artifact differ from SHA256SUMS:" \
+      "$(diff <(echo "${listed}") <(echo "${present}") | grep '^[<>]' | tr '\n' ' ')"
+  fi
 }
 
 check_version() {
@@ -48,7 +51,8 @@ main() {
   # A failed run leaves nothing half-installed; a successful one has moved staging away.
   trap 'rm -rf "${work}" "${staging}"' EXIT
   install -d -m 0700 "${work}"
-  node "${APP_DIR}/dist/server/boot/fetch-artifact.js" "${MODEL_ARTIFACT_URL}" "${work}/artifact.tar.gz"
+  node "${APP_DIR}/dist/server/boot/fetch-artifact.js" \
+    "${MODEL_ARTIFACT_URL}" "${work}/artifact.tar.gz"
   verify_artifact "${work}/artifact.tar.gz"
 
   install -d -m 0755 "${MODELS_DIR}" "${staging}"

@@ -11,7 +11,7 @@ die() {
 
 main() {
   if [[ "${BAKE_PROFILE}" == "rehearsal" ]]; then
-    echo "80-install-cloudwatch-agent: skipped (BAKE_PROFILE=rehearsal, package is not on the archive)"
+    echo "80-install-cloudwatch-agent: skipped (BAKE_PROFILE=rehearsal, package not on the archive)"
     return 0
   fi
   : "${CLOUDWATCH_AGENT_PACKAGE_URL:?}" "${CLOUDWATCH_AGENT_PACKAGE_SHA256:?}"

