@@ -37,6 +37,8 @@ export interface CommonOptions {
   maxBytes: number;
   aws: { region?: string; endpoint?: string };
   logLevel: string;
+  /** Time between two progress log lines. */
+  logIntervalMs: number;
 }
 
 /** `breed-batch <input> <output>`. */
@@ -48,7 +50,6 @@ export interface RunOptions extends CommonOptions {
   extensions: readonly string[] | null;
   summary: string | null;
   progress: ProgressMode | 'auto';
-  logIntervalMs: number;
 }
 
 /** `breed-batch --worker`. */
@@ -99,11 +100,11 @@ Options (both modes):
   --max-bytes N            larger photos get payload_too_large (MAX_BODY_BYTES)
   --endpoint URL           S3 and SQS endpoint, for local servers (AWS_ENDPOINT_URL)
   --region NAME            AWS region (AWS_REGION)
+  --log-interval SECONDS   time between progress log lines (default 10)
 Run mode:
   --all-files              take every file, not only image extensions
   --summary FILE.csv       write a CSV summary of outcomes by breed and error code
   --progress MODE          bar, log or none (default: bar on a terminal, log otherwise)
-  --log-interval SECONDS   time between progress log lines (default 10)
 Worker mode:
   --queue-url URL          SQS queue (${WORKER_ENV.queueUrl})
   --input-bucket NAME      refuse messages naming another bucket (${WORKER_ENV.inputBucket})
@@ -216,6 +217,7 @@ function commonOptions(v: Values, env: NodeJS.ProcessEnv): CommonOptions {
       endpoint: v.endpoint ?? blankToUndefined(env.AWS_ENDPOINT_URL),
     },
     logLevel: blankToUndefined(env.LOG_LEVEL) ?? 'info',
+    logIntervalMs: integer('--log-interval', v['log-interval'], 1, 3600, 10) * 1000,
   };
 }
 
@@ -236,7 +238,6 @@ function runOptions(v: Values, positionals: string[], common: CommonOptions): Ru
     extensions: v['all-files'] ? null : IMAGE_EXTENSIONS,
     summary: v.summary ?? null,
     progress: progress as RunOptions['progress'],
-    logIntervalMs: integer('--log-interval', v['log-interval'], 1, 3600, 10) * 1000,
   };
 }
 

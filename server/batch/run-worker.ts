@@ -44,5 +44,14 @@ export async function runWorker(
     logger,
   });
   logger.info({ queueUrl: options.queueUrl, output: options.output }, 'worker started');
-  return worker.run(signal);
+  const progress = setInterval(
+    () => logger.info(worker.progress(), 'worker progress'),
+    options.logIntervalMs,
+  );
+  progress.unref();
+  try {
+    return await worker.run(signal);
+  } finally {
+    clearInterval(progress);
+  }
 }

@@ -137,6 +137,11 @@ export class SqsWorker {
     return { ...this.stats, stopReason: this.stopReason ?? 'idle' };
   }
 
+  /** Counts so far, and the messages held now (for progress lines). */
+  progress(): Omit<WorkerStats, 'stopReason'> & { held: number } {
+    return { ...this.stats, held: this.held.size };
+  }
+
   /**
    * Stops receiving; held messages get until `deadline` (epoch ms) to finish. The receive in
    * progress is not cut short: messages that SQS already picked for it would otherwise stay
