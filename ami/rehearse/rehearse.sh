@@ -98,10 +98,11 @@ fresh_root() {
   cp /etc/resolv.conf "${ROOT}/etc/resolv.conf"
 }
 
-# Runs a command inside the root, in private mount namespace (mounts vanish with it); with
+# Runs a command inside the root, in private mount and PID namespaces (mounts vanish and every
+# process started inside, the server included, is killed when the command ends); with
 # NO_NETWORK=1 also in a fresh network namespace whose only interface is loopback.
 in_root() {
-  local -a unshare_flags=(--mount --fork)
+  local -a unshare_flags=(--mount --pid --fork)
   if [[ "${NO_NETWORK:-0}" == 1 ]]; then unshare_flags+=(--net); fi
   unshare "${unshare_flags[@]}" -- bash "${REPO_ROOT}/ami/rehearse/enter-root.sh" \
     "${ROOT}" "${NO_NETWORK:-0}" "${NPM_CACHE:-}" "${NPM_CACHE_IN_ROOT}" \
@@ -210,6 +211,9 @@ serve_without_network() {
 main() {
   check_prerequisites
   mkdir -p "${WORK}"
+  # One rehearsal at a time per work directory (two test runs would share the root).
+  exec 9>"${WORK}/.lock"
+  flock 9
 
   step "base root (debootstrap ${SUITE}, cached)"
   local tarball
