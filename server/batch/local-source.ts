@@ -4,7 +4,7 @@
  * folders (a leading dot) are left out, as are files whose extension is not an image type
  * unless the caller asks for every file.
  */
-import { opendir, readFile, stat } from 'node:fs/promises';
+import { opendir, readFile, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { appError } from '../errors';
 import { byKey, hasExtension, type PhotoRef, type PhotoSource } from './photo-source';
@@ -31,20 +31,26 @@ export class LocalSource implements PhotoSource {
     if (!info.isDirectory()) throw new Error(`${root} is not a folder`);
 
     const keys: string[] = [];
-    await this.walk(root, '', keys);
+    await this.walk(root, '', keys, new Set());
     return keys
       .filter((key) => hasExtension(key, this.options.extensions))
       .map((key) => this.ref(key))
       .sort(byKey);
   }
 
-  private async walk(dir: string, prefix: string, keys: string[]): Promise<void> {
+  private async walk(dir: string, prefix: string, keys: string[], seen: Set<string>) {
+    // A linked folder that leads back up the tree would make the walk endless: each real
+    // folder is walked once.
+    const real = await realpath(dir);
+    if (seen.has(real)) return;
+    seen.add(real);
+
     for await (const entry of await opendir(dir)) {
       if (entry.name.startsWith('.')) continue;
       const key = prefix + entry.name;
       const full = path.join(dir, entry.name);
       const isDir = entry.isDirectory() || (entry.isSymbolicLink() && (await isFolder(full)));
-      if (isDir) await this.walk(full, `${key}/`, keys);
+      if (isDir) await this.walk(full, `${key}/`, keys, seen);
       else keys.push(key);
     }
   }
