@@ -45,10 +45,10 @@ export interface PipelineStats {
 /** Runs the photos the sink does not have yet through `identify`. */
 export async function runPipeline(options: PipelineOptions): Promise<PipelineStats> {
   const { photos, sink, concurrency, signal } = options;
-  const todo = photos.filter((ref) => !sink.done.has(ref.key));
+  const pending = photos.filter((ref) => !sink.done.has(ref.key));
   const stats: PipelineStats = {
     total: photos.length,
-    skipped: photos.length - todo.length,
+    skipped: photos.length - pending.length,
     succeeded: 0,
     failed: 0,
     retryLater: 0,
@@ -57,7 +57,7 @@ export async function runPipeline(options: PipelineOptions): Promise<PipelineSta
   const store = recordStorer(options, stats);
   const inFlight = new Set<Promise<void>>();
 
-  for (const ref of todo) {
+  for (const ref of pending) {
     if (signal?.aborted) {
       stats.interrupted = true;
       break;
