@@ -2,11 +2,21 @@
  * Where the real test material lives: `../shared` beside the repository (the sample model and
  * the labelled pet photos). Tests read it in place; nothing from it is copied into the repo.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 
-/** Root of the repository. */
-export const REPO_ROOT = path.resolve(__dirname, '..', '..');
+/** Root of the repository: the nearest folder with a package.json (sources or `dist/`). */
+export const REPO_ROOT = findRoot(__dirname);
+
+function findRoot(from: string): string {
+  let dir = from;
+  while (!existsSync(path.join(dir, 'package.json'))) {
+    const parent = path.dirname(dir);
+    if (parent === dir) throw new Error(`no package.json above ${from}`);
+    dir = parent;
+  }
+  return dir;
+}
 
 /** `../shared`, or `SHARED_DIR` when set. */
 export const SHARED_DIR = process.env.SHARED_DIR ?? path.resolve(REPO_ROOT, '..', 'shared');
