@@ -9,7 +9,7 @@
 import * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';
 
-import { INSTANCE_ENV, SERVICE_NAME } from '../server/contract';
+import { BATCH_INSTANCE_ENV, INSTANCE_ENV, INSTANCE_ROLES, SERVICE_NAME } from '../server/contract';
 import type { StackConfig } from './config';
 import { rootVolume } from './fleet';
 import type { GoldenAmi } from './golden-ami';
@@ -17,13 +17,6 @@ import { InstanceRole, type PolicyStatement } from './instance-role';
 import { PrivateBucket } from './private-bucket';
 import { physicalName, tagsFor } from './tags';
 import { userData } from './user-data';
-
-/** Environment variables, besides the stack and region, that tell a batch instance its work. */
-export const BATCH_INSTANCE_ENV = Object.freeze({
-  queueUrl: 'BATCH_QUEUE_URL',
-  inputBucket: 'BATCH_INPUT_BUCKET',
-  outputBucket: 'BATCH_OUTPUT_BUCKET',
-});
 
 /** Receives before a message moves to the dead-letter queue. */
 export const MAX_RECEIVE_COUNT = 5;
@@ -183,6 +176,7 @@ export class Batch extends pulumi.ComponentResource {
         userData: userData({
           [INSTANCE_ENV.stack]: config.stack,
           [INSTANCE_ENV.region]: config.region,
+          [INSTANCE_ENV.role]: INSTANCE_ROLES.batch,
           [BATCH_INSTANCE_ENV.queueUrl]: queue.url,
           [BATCH_INSTANCE_ENV.inputBucket]: input.bucket,
           [BATCH_INSTANCE_ENV.outputBucket]: output.bucket,

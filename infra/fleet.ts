@@ -11,6 +11,7 @@ import * as pulumi from '@pulumi/pulumi';
 import {
   AMI_TAGS,
   INSTANCE_ENV,
+  INSTANCE_ROLES,
   LAUNCH_LIFECYCLE_HOOK,
   SERVER_PORT,
   SERVICE_NAME,
@@ -180,6 +181,7 @@ export class Fleet extends pulumi.ComponentResource {
           [INSTANCE_ENV.region]: config.region,
           [INSTANCE_ENV.secretsParameterPath]: args.secretsPath,
           [INSTANCE_ENV.lifecycleHookName]: LAUNCH_LIFECYCLE_HOOK,
+          [INSTANCE_ENV.role]: INSTANCE_ROLES.inference,
         }),
         tagSpecifications: [
           { resourceType: 'instance', tags: instanceTags },

@@ -42,6 +42,7 @@ locals {
     "SECRETS_ENV_FILE=/var/lib/breed-identifier/secrets.env",
     "SERVER_UNIT=breed-identifier.service",
     "BOOT_AGENT_UNIT=breed-identifier-boot.service",
+    "BATCH_UNIT=breed-identifier-batch.service",
     "SERVER_PORT=8080",
     "READY_PATH=/health/ready",
     "MODELS_PATH=/v1/models",

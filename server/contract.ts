@@ -58,6 +58,8 @@ export const IMAGE_LAYOUT = Object.freeze({
   serverUnit: 'breed-identifier.service',
   /** systemd unit of the boot agent. */
   bootAgentUnit: 'breed-identifier-boot.service',
+  /** systemd unit of the night batch worker; the boot agent starts it on batch instances. */
+  batchUnit: 'breed-identifier-batch.service',
 });
 
 /** File names inside a model directory. */
@@ -117,6 +119,30 @@ export const INSTANCE_ENV = Object.freeze({
   region: 'AWS_REGION',
   secretsParameterPath: 'SECRETS_PARAMETER_PATH',
   lifecycleHookName: 'LIFECYCLE_HOOK_NAME',
+  /** What the instance is for, one of `INSTANCE_ROLES`; absent means inference. */
+  role: 'BREED_ROLE',
+});
+
+/**
+ * Values of `INSTANCE_ENV.role`. Both groups boot the same image; the role, written by each
+ * launch template, tells the boot agent whether to start the server or the batch worker.
+ */
+export const INSTANCE_ROLES = Object.freeze({
+  inference: 'inference',
+  batch: 'batch',
+});
+
+/** One of the values of {@link INSTANCE_ROLES}. */
+export type InstanceRoleName = (typeof INSTANCE_ROLES)[keyof typeof INSTANCE_ROLES];
+
+/**
+ * Variables that the batch group's user data writes into `instanceEnvFile`, besides the stack,
+ * region and role: the work queue and the buckets the worker reads from and writes to.
+ */
+export const BATCH_INSTANCE_ENV = Object.freeze({
+  queueUrl: 'BATCH_QUEUE_URL',
+  inputBucket: 'BATCH_INPUT_BUCKET',
+  outputBucket: 'BATCH_OUTPUT_BUCKET',
 });
 
 /** Name of the launch lifecycle hook on the inference Auto Scaling group. */

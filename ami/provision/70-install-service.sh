@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Places the image's files (systemd units, server settings, CloudWatch agent configuration,
 # log rotation), creates the service user and its directories, and enables the boot agent.
-# The server unit is not enabled: the boot agent starts it once it knows the instance is
-# going into service, so a warm-pool instance never serves.
+# Neither the server unit nor the batch worker unit is enabled: the boot agent starts the one
+# the instance's role asks for (the server once the instance is going into service, so a
+# warm-pool instance never serves; the worker on the batch group's instances).
 set -o errexit -o nounset -o pipefail
 
 die() {
@@ -38,10 +39,27 @@ create_directories() {
 # quietly drop a hardening option: any warning about our units fails the bake instead.
 verify_units() {
   local report
-  report="$(systemd-analyze verify \
-    "/etc/systemd/system/${SERVER_UNIT}" "/etc/systemd/system/${BOOT_AGENT_UNIT}" 2>&1 || true)"
-  report="$(grep -F -e "${SERVER_UNIT}" -e "${BOOT_AGENT_UNIT}" <<<"${report}" || true)"
+  local -a units=("${SERVER_UNIT}" "${BOOT_AGENT_UNIT}" "${BATCH_UNIT}")
+  local -a paths=() patterns=()
+  local unit
+  for unit in "${units[@]}"; do
+    [[ -f "/etc/systemd/system/${unit}" ]] || die "unit ${unit} is missing from the files tree"
+    paths+=("/etc/systemd/system/${unit}")
+    patterns+=(-e "${unit}")
+  done
+  report="$(systemd-analyze verify "${paths[@]}" 2>&1 || true)"
+  report="$(grep -F "${patterns[@]}" <<<"${report}" || true)"
   [[ -z "${report}" ]] || die "systemd-analyze verify: ${report}"
+}
+
+# The units the boot agent starts must stay out of every boot target, whatever a files tree
+# or an earlier run did.
+check_not_enabled() {
+  local unit state
+  for unit in "${SERVER_UNIT}" "${BATCH_UNIT}"; do
+    state="$(systemctl is-enabled "${unit}" 2>/dev/null || true)"
+    [[ "${state}" != enabled* ]] || die "${unit} is enabled; only the boot agent may start it"
+  done
 }
 
 enable_boot_agent() {
@@ -52,13 +70,15 @@ enable_boot_agent() {
 
 main() {
   : "${BAKE_DIR:?}" "${SERVICE_NAME:?}" "${ENV_FILE:?}" "${SECRETS_ENV_FILE:?}"
-  : "${SERVER_UNIT:?}" "${BOOT_AGENT_UNIT:?}"
+  : "${SERVER_UNIT:?}" "${BOOT_AGENT_UNIT:?}" "${BATCH_UNIT:?}"
   create_user
   place_files "${BAKE_DIR}/rootfs"
   create_directories
   verify_units
   enable_boot_agent
-  echo "70-install-service: ${SERVER_UNIT} installed, ${BOOT_AGENT_UNIT} enabled"
+  check_not_enabled
+  echo "70-install-service: ${SERVER_UNIT} and ${BATCH_UNIT} installed," \
+    "${BOOT_AGENT_UNIT} enabled"
 }
 
 main "$@"

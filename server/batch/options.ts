@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { sampleModel } from '../config';
-import { DEFAULT_MAX_BODY_BYTES } from '../contract';
+import { BATCH_INSTANCE_ENV, DEFAULT_MAX_BODY_BYTES } from '../contract';
 import type { BackendRequest } from '../inference/backend';
 import { DEFAULT_MAX_INPUT_PIXELS } from '../inference/core';
 import { parseLocation, type Location, type S3Location } from './location';
@@ -70,14 +70,12 @@ export interface WorkerModeOptions extends CommonOptions {
 export type BatchOptions = RunOptions | WorkerModeOptions | { mode: 'help' };
 
 /**
- * Environment variables of worker mode. The batch fleet's user data writes the first three
- * (the names match `BATCH_INSTANCE_ENV` of `infra/batch.ts`, which a test checks); the prefix
- * is optional and defaults to the top of the output bucket.
+ * Environment variables of worker mode. The batch fleet's user data writes the contract's
+ * `BATCH_INSTANCE_ENV` (queue and buckets); the prefix is optional and defaults to the top of
+ * the output bucket.
  */
 export const WORKER_ENV = Object.freeze({
-  queueUrl: 'BATCH_QUEUE_URL',
-  inputBucket: 'BATCH_INPUT_BUCKET',
-  outputBucket: 'BATCH_OUTPUT_BUCKET',
+  ...BATCH_INSTANCE_ENV,
   outputPrefix: 'BATCH_OUTPUT_PREFIX',
 });
 

@@ -3,12 +3,14 @@
  * server. It reads the Auto Scaling target lifecycle state over IMDSv2, pulls the model's
  * blocks from the snapshot, fetches the secrets (or keeps the cached copy), and then either
  * prepares only (warm pool) or starts the server and completes the launch lifecycle action
- * once the server is ready.
+ * once the server is ready. On a batch instance (`INSTANCE_ENV.role`) it pulls the model's
+ * blocks the same way and starts the batch worker instead; the server never starts there.
  */
 import type { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
 import type { SSMClient } from '@aws-sdk/client-ssm';
 import type { Logger } from 'pino';
 
+import { INSTANCE_ROLES, type InstanceRoleName } from '../contract';
 import type { CloudWatchOutcome } from './cloudwatch';
 import type { BootAgentConfig } from './config';
 import type { ImdsClient } from './imds';
@@ -18,6 +20,7 @@ import {
   IN_SERVICE,
   LifecycleCompleter,
   type LifecycleResult,
+  planForBatch,
   planForTargetState,
 } from './lifecycle';
 import { waitForReady } from './readiness';
@@ -42,27 +45,36 @@ export interface BootAgentDeps {
 
 /** What one run of the agent did, for the log and the tests. */
 export interface BootOutcome {
+  role: InstanceRoleName;
   targetState: string | null;
   plan: BootPlan;
   secrets: SecretsSource | 'skipped';
+  /** The server was started and became ready. */
   served: boolean;
+  /** The batch worker was started (batch instances only). */
+  working: boolean;
   lifecycle: { result: LifecycleResult; outcome: CompletionOutcome }[];
 }
 
 /** Runs the boot sequence once; rejects (after giving the launch up, when one is pending). */
 export async function runBootAgent(deps: BootAgentDeps): Promise<BootOutcome> {
   const { imds, logger } = deps;
+  const { role } = deps.config;
+  const batch = role === INSTANCE_ROLES.batch;
   const targetState = await imds.getMetadata(TARGET_STATE_PATH);
-  const plan = planForTargetState(targetState);
+  const plan = batch ? planForBatch(targetState) : planForTargetState(targetState);
   const outcome: BootOutcome = {
+    role,
     targetState,
     plan,
     secrets: 'skipped',
     served: false,
+    working: false,
     lifecycle: [],
   };
-  logger.info({ targetState, plan: plan.reason }, 'boot plan');
+  logger.info({ role, targetState, plan: plan.reason }, 'boot plan');
   if (!plan.prepare) return outcome;
+  if (batch) return startBatchWorker(deps, outcome);
 
   const region = deps.config.region ?? (await requiredMetadata(imds, 'placement/region'));
   const lifecycle = plan.completeLifecycle ? await completer(deps, region) : null;
@@ -118,12 +130,26 @@ function startHeartbeats(lifecycle: LifecycleCompleter, deps: BootAgentDeps): ()
   return () => clearInterval(timer);
 }
 
+/**
+ * A batch instance: logs, model blocks, then the worker. No secrets (the worker needs none) and
+ * no lifecycle action (the batch group has no hook), so no Auto Scaling or SSM call is made.
+ */
+async function startBatchWorker(deps: BootAgentDeps, outcome: BootOutcome): Promise<BootOutcome> {
+  const { config, logger } = deps;
+  await shipLogs(deps);
+  await warmModel(deps);
+  if (!outcome.plan.serve) return outcome;
+
+  await deps.services.start(config.batchUnit);
+  outcome.working = true;
+  logger.info({ unit: config.batchUnit }, 'batch worker started');
+  return outcome;
+}
+
 async function prepare(deps: BootAgentDeps, region: string, outcome: BootOutcome): Promise<void> {
   const { config, logger } = deps;
   await shipLogs(deps);
-
-  const warm = await readFilesOnce(config.modelDir);
-  logger.info({ ...warm, dir: config.modelDir }, 'model files read');
+  await warmModel(deps);
 
   if (!config.secretsParameterPath) {
     logger.warn('no secrets parameter path configured: secrets not fetched');
@@ -140,6 +166,13 @@ async function prepare(deps: BootAgentDeps, region: string, outcome: BootOutcome
       ),
   });
   logger.info({ source: outcome.secrets, file: config.secretsFile }, 'secrets ready');
+}
+
+/** Reads every model file once, so the first photos do not wait for blocks from the snapshot. */
+async function warmModel(deps: BootAgentDeps): Promise<void> {
+  const { config, logger } = deps;
+  const warm = await readFilesOnce(config.modelDir);
+  logger.info({ ...warm, dir: config.modelDir }, 'model files read');
 }
 
 /** Logs are worth having but not worth failing a launch for: errors are only reported. */

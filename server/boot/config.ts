@@ -5,13 +5,24 @@
  */
 import { z } from 'zod';
 
-import { IMAGE_LAYOUT, INSTANCE_ENV, LAUNCH_LIFECYCLE_HOOK, PATHS, SERVER_PORT } from '../contract';
+import {
+  BATCH_INSTANCE_ENV,
+  IMAGE_LAYOUT,
+  INSTANCE_ENV,
+  INSTANCE_ROLES,
+  type InstanceRoleName,
+  LAUNCH_LIFECYCLE_HOOK,
+  PATHS,
+  SERVER_PORT,
+} from '../contract';
 import { DEFAULT_IMDS_BASE_URL } from './imds';
 
 /** Everything the boot agent needs to know, validated and frozen. */
 export interface BootAgentConfig {
   /** Instance metadata service (the AWS SDKs read the same variable). */
   imdsBaseUrl: string;
+  /** What this instance runs: the server (default) or the night batch worker. */
+  role: InstanceRoleName;
   /** Stack name, for the CloudWatch log group names; logs are not shipped when unset. */
   stack: string | undefined;
   /** Region for the SSM and Auto Scaling clients; read from instance metadata when unset. */
@@ -25,6 +36,8 @@ export interface BootAgentConfig {
   modelDir: string;
   secretsFile: string;
   serverUnit: string;
+  /** Unit started instead of the server on a batch instance. */
+  batchUnit: string;
   readyUrl: string;
   readyTimeoutMs: number;
   /** How often a running warm-pool instance asks whether it has been put in service. */
@@ -42,8 +55,13 @@ const optionalText = z
 const seconds = (fallback: number) =>
   z.coerce.number().int().positive().max(86_400).default(fallback);
 
+const roles = Object.values(INSTANCE_ROLES) as [InstanceRoleName, ...InstanceRoleName[]];
+
 const schema = z.object({
   AWS_EC2_METADATA_SERVICE_ENDPOINT: url.default(DEFAULT_IMDS_BASE_URL),
+  [INSTANCE_ENV.role]: optionalText.pipe(z.enum(roles).default(INSTANCE_ROLES.inference)),
+  [BATCH_INSTANCE_ENV.queueUrl]: optionalText,
+  [BATCH_INSTANCE_ENV.outputBucket]: optionalText,
   [INSTANCE_ENV.stack]: optionalText,
   [INSTANCE_ENV.region]: optionalText,
   [INSTANCE_ENV.secretsParameterPath]: optionalText.pipe(
@@ -73,8 +91,11 @@ export function loadBootAgentConfig(env: NodeJS.ProcessEnv = process.env): BootA
     throw new Error(`boot agent configuration: ${problems.join('; ')}`);
   }
   const value = parsed.data;
+  const role = value[INSTANCE_ENV.role];
+  if (role === INSTANCE_ROLES.batch) requireBatchWork(value);
   return Object.freeze({
     imdsBaseUrl: value.AWS_EC2_METADATA_SERVICE_ENDPOINT,
+    role,
     stack: value[INSTANCE_ENV.stack],
     region: value[INSTANCE_ENV.region],
     secretsParameterPath: value[INSTANCE_ENV.secretsParameterPath],
@@ -84,9 +105,25 @@ export function loadBootAgentConfig(env: NodeJS.ProcessEnv = process.env): BootA
     modelDir: value.BOOT_MODEL_DIR,
     secretsFile: value.BOOT_SECRETS_FILE,
     serverUnit: IMAGE_LAYOUT.serverUnit,
+    batchUnit: IMAGE_LAYOUT.batchUnit,
     readyUrl: value.BOOT_READY_URL,
     readyTimeoutMs: value.BOOT_READY_TIMEOUT_S * 1000,
     warmPollIntervalMs: value.BOOT_WARM_POLL_S * 1000,
     heartbeatIntervalMs: value.BOOT_HEARTBEAT_S * 1000,
   });
+}
+
+/**
+ * A batch instance without its queue or output bucket would start a worker that exits at once
+ * and is restarted forever; the agent refuses to start it and says which variable is missing.
+ */
+function requireBatchWork(value: Record<string, unknown>): void {
+  const missing = [BATCH_INSTANCE_ENV.queueUrl, BATCH_INSTANCE_ENV.outputBucket].filter(
+    (name) => value[name] === undefined,
+  );
+  if (missing.length === 0) return;
+  throw new Error(
+    `boot agent configuration: ${INSTANCE_ENV.role}=${INSTANCE_ROLES.batch} needs ` +
+      `${missing.join(' and ')} in ${IMAGE_LAYOUT.instanceEnvFile}`,
+  );
 }

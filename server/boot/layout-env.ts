@@ -17,6 +17,7 @@ export function layoutEnvironment(): Record<string, string> {
     SECRETS_ENV_FILE: IMAGE_LAYOUT.secretsEnvFile,
     SERVER_UNIT: IMAGE_LAYOUT.serverUnit,
     BOOT_AGENT_UNIT: IMAGE_LAYOUT.bootAgentUnit,
+    BATCH_UNIT: IMAGE_LAYOUT.batchUnit,
     SERVER_PORT: String(SERVER_PORT),
     READY_PATH: PATHS.ready,
     MODELS_PATH: PATHS.models,

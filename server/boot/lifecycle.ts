@@ -15,7 +15,7 @@ import {
 export interface BootPlan {
   /** Read the model files and fetch the secrets. */
   prepare: boolean;
-  /** Start the server unit and wait for readiness. */
+  /** Start the role's unit: the server (then wait for readiness), or the batch worker. */
   serve: boolean;
   /** Complete the launch lifecycle action (with CONTINUE) once the plan's work is done. */
   completeLifecycle: boolean;
@@ -50,6 +50,21 @@ export function planForTargetState(state: string | null): BootPlan {
     return plan(false, true, false, 'entering the warm pool: prepare without serving');
   }
   return plan(false, false, false, `target state ${state}: prepare only`);
+}
+
+/**
+ * The plan of a batch instance. The batch group is all Spot, which rules out a warm pool, and
+ * has no launch hook, so nothing is ever completed and the worker starts on every boot that is
+ * not a termination. A warm-pool state would mean the group changed shape: the instance then
+ * only prepares, so that an instance parked in a pool never takes work from the queue.
+ */
+export function planForBatch(state: string | null): BootPlan {
+  const common = planForTargetState(state);
+  if (!common.prepare) return common;
+  if (state?.startsWith('Warmed:')) {
+    return plan(false, false, false, `batch instance in warm pool state ${state}: prepare only`);
+  }
+  return plan(true, false, false, 'batch instance: start the worker');
 }
 
 function plan(

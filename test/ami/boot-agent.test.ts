@@ -11,7 +11,15 @@ import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import pino from 'pino';
 
-import { IMAGE_LAYOUT, LAUNCH_LIFECYCLE_HOOK, PATHS, SECRETS } from '../../server/contract';
+import {
+  BATCH_INSTANCE_ENV,
+  IMAGE_LAYOUT,
+  INSTANCE_ENV,
+  INSTANCE_ROLES,
+  LAUNCH_LIFECYCLE_HOOK,
+  PATHS,
+  SECRETS,
+} from '../../server/contract';
 import { type BootOutcome, runBootAgent } from '../../server/boot/agent';
 import { type CloudWatchPaths, configureCloudWatchAgent } from '../../server/boot/cloudwatch';
 import { loadBootAgentConfig } from '../../server/boot/config';
@@ -45,6 +53,7 @@ describe('boot agent', function () {
   let started: string[];
   let readyDelayMs: number;
   let cloudWatch: CloudWatchPaths;
+  let logLines: Record<string, unknown>[];
 
   beforeEach(async () => {
     work = await mkdtemp(path.join(tmpdir(), 'boot-agent-'));
@@ -88,6 +97,7 @@ describe('boot agent', function () {
     await chmod(cloudWatch.ctl, 0o755);
     readyFlag = { ready: false };
     started = [];
+    logLines = [];
     readyDelayMs = 300;
     [imds, aws, readiness] = await Promise.all([
       startImds(imdsState),
@@ -126,8 +136,24 @@ describe('boot agent', function () {
         },
       },
       configureLogs: (stack) => configureCloudWatchAgent(stack, cloudWatch),
-      logger: pino({ level: 'silent' }),
+      logger: pino(
+        { level: 'info' },
+        { write: (line: string) => logLines.push(JSON.parse(line) as Record<string, unknown>) },
+      ),
     });
+  }
+
+  /** The instance environment the batch launch template writes (no secrets path, no hook). */
+  const BATCH_ENV = {
+    [INSTANCE_ENV.role]: INSTANCE_ROLES.batch,
+    [INSTANCE_ENV.secretsParameterPath]: '',
+    [BATCH_INSTANCE_ENV.queueUrl]: 'https://sqs.eu-west-1.example/123456789012/batch-work',
+    [BATCH_INSTANCE_ENV.inputBucket]: 'batch-input',
+    [BATCH_INSTANCE_ENV.outputBucket]: 'batch-output',
+  };
+
+  function logMessages(): string[] {
+    return logLines.map((line) => String(line.msg));
   }
 
   function assertEveryMetadataReadUsedAToken(): void {
@@ -319,6 +345,7 @@ describe('boot agent', function () {
     assert.deepEqual(groups, [
       '/breed-identifier/rehearsal/server',
       '/breed-identifier/rehearsal/boot',
+      '/breed-identifier/rehearsal/batch',
     ]);
     assert.equal(
       (await readFile(path.join(work, 'ctl-args'), 'utf8')).trim(),
@@ -331,6 +358,108 @@ describe('boot agent', function () {
     assert.equal((await run()).served, true);
     await rm(cloudWatch.ctl);
     assert.equal(await configureCloudWatchAgent('rehearsal', cloudWatch), 'agent-absent');
+  });
+
+  for (const state of ['InService', null]) {
+    it(`batch, target state ${state}: reads the model, starts the worker, never the server`, async () => {
+      imdsState.targetState = state;
+      const outcome = await run(BATCH_ENV);
+
+      assert.deepEqual(started, [IMAGE_LAYOUT.batchUnit]);
+      assert.equal(outcome.role, INSTANCE_ROLES.batch);
+      assert.equal(outcome.working, true);
+      assert.equal(outcome.served, false);
+      assert.equal(outcome.secrets, 'skipped');
+      // No lifecycle hook, no secrets: neither Auto Scaling nor SSM is called.
+      assert.equal(aws.requests.length, 0);
+      assert.deepEqual(outcome.lifecycle, []);
+      assert.equal(readiness.requests.length, 0, 'the worker has no readiness endpoint to wait on');
+      const read = logLines.find((line) => line.msg === 'model files read');
+      assert.equal(read?.files, 3);
+      assert.equal(read?.bytes, '{"format":"layers-model"}'.length + (3 << 20) + 1000);
+      const messages = logMessages();
+      assert.ok(
+        messages.indexOf('model files read') < messages.indexOf('batch worker started'),
+        `the model is read before the worker starts: ${messages.join(', ')}`,
+      );
+      assertEveryMetadataReadUsedAToken();
+    });
+  }
+
+  it('batch: model files that cannot be read stop the boot before the worker', async () => {
+    await rm(path.join(work, 'models', '1.0.0'), { recursive: true });
+
+    await assert.rejects(run(BATCH_ENV));
+    assert.deepEqual(started, []);
+  });
+
+  it('batch in a warm-pool state (not a shape the group has): prepares, starts nothing', async () => {
+    imdsState.targetState = 'Warmed:Stopped';
+    const outcome = await run(BATCH_ENV);
+
+    assert.deepEqual(started, []);
+    assert.equal(outcome.working, false);
+    assert.ok(logMessages().includes('model files read'));
+    assert.equal(aws.requests.length, 0);
+  });
+
+  it('batch, Terminated: does nothing at all', async () => {
+    imdsState.targetState = 'Terminated';
+    const outcome = await run(BATCH_ENV);
+
+    assert.deepEqual(started, []);
+    assert.equal(outcome.working, false);
+    assert.ok(!logMessages().includes('model files read'));
+  });
+
+  it('batch: a failing worker start fails the boot, and the server is not started instead', async () => {
+    const config = loadBootAgentConfig({
+      AWS_EC2_METADATA_SERVICE_ENDPOINT: imds.url,
+      BOOT_MODEL_DIR: path.join(work, 'models', 'current'),
+      ...BATCH_ENV,
+    });
+    const attempts: string[] = [];
+    const outcome = runBootAgent({
+      config,
+      imds: new ImdsClient(config.imdsBaseUrl, { attempts: 2, retryDelayMs: 10 }),
+      createSsm: () => assert.fail('a batch boot needs no SSM client'),
+      createAutoScaling: () => assert.fail('a batch boot needs no Auto Scaling client'),
+      services: {
+        start: async (unit) => {
+          attempts.push(unit);
+          throw new Error(`systemctl start ${unit} failed: unit not found`);
+        },
+      },
+      configureLogs: async () => 'no-stack',
+      logger: pino({ level: 'silent' }),
+    });
+
+    await assert.rejects(outcome, /systemctl start breed-identifier-batch\.service failed/);
+    assert.deepEqual(attempts, [IMAGE_LAYOUT.batchUnit]);
+  });
+
+  it('an explicit inference role serves as the default does', async () => {
+    const outcome = await run({ [INSTANCE_ENV.role]: INSTANCE_ROLES.inference });
+
+    assert.equal(outcome.role, INSTANCE_ROLES.inference);
+    assert.deepEqual(started, [IMAGE_LAYOUT.serverUnit]);
+    assert.equal(outcome.working, false);
+  });
+
+  it('refuses a batch role without its queue or output bucket, and an unknown role', () => {
+    assert.throws(
+      () => loadBootAgentConfig({ ...BATCH_ENV, [BATCH_INSTANCE_ENV.queueUrl]: '' }),
+      new RegExp(`BREED_ROLE=batch needs ${BATCH_INSTANCE_ENV.queueUrl} in `),
+    );
+    assert.throws(
+      () =>
+        loadBootAgentConfig({
+          [INSTANCE_ENV.role]: INSTANCE_ROLES.batch,
+          [BATCH_INSTANCE_ENV.inputBucket]: 'batch-input',
+        }),
+      /needs BATCH_QUEUE_URL and BATCH_OUTPUT_BUCKET/,
+    );
+    assert.throws(() => loadBootAgentConfig({ [INSTANCE_ENV.role]: 'worker' }), /BREED_ROLE/);
   });
 
   it('reads every model file once, through the current link', async () => {

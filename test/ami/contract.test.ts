@@ -84,6 +84,43 @@ describe('AMI files agree with the contract', () => {
     assert.ok(unitValues(server, 'Service', 'TasksMax').length === 1);
   });
 
+  it('the batch unit runs the worker on the current model, as the service user', () => {
+    const batch = unit(IMAGE_LAYOUT.batchUnit);
+    assert.deepEqual(unitValues(batch, 'Service', 'User'), [SERVICE_NAME]);
+    assert.deepEqual(unitValues(batch, 'Service', 'Group'), [SERVICE_NAME]);
+    assert.deepEqual(unitValues(batch, 'Service', 'WorkingDirectory'), [IMAGE_LAYOUT.appDir]);
+    // The server's settings (backend, CUDA cache) and the instance's queue and buckets; the
+    // instance file is required: without it the worker has no queue.
+    assert.deepEqual(unitValues(batch, 'Service', 'EnvironmentFile'), [
+      IMAGE_LAYOUT.envFile,
+      IMAGE_LAYOUT.instanceEnvFile,
+    ]);
+    const [node, script, ...args] = (unitValues(batch, 'Service', 'ExecStart')[0] ?? '').split(
+      /\s+/,
+    );
+    assertExecStartsCompiledSource(`${node} ${script}`);
+    assert.equal(script, `${IMAGE_LAYOUT.appDir}/dist/server/batch/cli.js`);
+    assert.deepEqual(args, ['--worker', '--model-dir', IMAGE_LAYOUT.currentModelLink]);
+    assert.deepEqual(unitValues(batch, 'Service', 'Restart'), ['on-failure']);
+    assert.equal(batch.has('Install'), false, 'only the boot agent may start the worker');
+  });
+
+  it('the batch unit is hardened and limited exactly as the server unit', () => {
+    const server = unit(IMAGE_LAYOUT.serverUnit);
+    const batch = unit(IMAGE_LAYOUT.batchUnit);
+    const keys = (server.get('Service') ?? [])
+      .map(([key]) => key)
+      .filter((key) =>
+        /^(Protect|Restrict|Limit|No|Capability|Ambient|Private|Lock|System|UMask|TasksMax|Cache)/.test(
+          key,
+        ),
+      );
+    assert.ok(keys.length >= 20, `only ${keys.length} hardening keys found`);
+    for (const key of keys) {
+      assert.deepEqual(unitValues(batch, 'Service', key), unitValues(server, 'Service', key), key);
+    }
+  });
+
   it('only the boot agent starts at boot; the server unit cannot be enabled', () => {
     assert.equal(unit(IMAGE_LAYOUT.serverUnit).has('Install'), false);
     const boot = unit(IMAGE_LAYOUT.bootAgentUnit);
@@ -129,11 +166,13 @@ describe('AMI files agree with the contract', () => {
     const groups = logGroupNames('__STACK__');
     const server = unitValues(unit(IMAGE_LAYOUT.serverUnit), 'Service', 'StandardOutput')[0];
     const boot = unitValues(unit(IMAGE_LAYOUT.bootAgentUnit), 'Service', 'StandardOutput')[0];
+    const batch = unitValues(unit(IMAGE_LAYOUT.batchUnit), 'Service', 'StandardOutput')[0];
     assert.deepEqual(
       collected.map((entry) => [`append:${entry.file_path}`, entry.log_group_name]),
       [
         [server, groups.server],
         [boot, groups.boot],
+        [batch, groups.batch],
       ],
     );
   });
@@ -144,6 +183,8 @@ describe('AMI files agree with the contract', () => {
     assert.equal(config.secretsFile, IMAGE_LAYOUT.secretsEnvFile);
     assert.equal(config.modelDir, IMAGE_LAYOUT.currentModelLink);
     assert.equal(config.serverUnit, IMAGE_LAYOUT.serverUnit);
+    assert.equal(config.batchUnit, IMAGE_LAYOUT.batchUnit);
+    assert.equal(config.role, 'inference');
   });
 
   it('the template gives the provisioners the contract layout, and the AMI tags', async () => {
@@ -182,6 +223,7 @@ describe('AMI files agree with the contract', () => {
       IMAGE_LAYOUT.secretsEnvFile,
       IMAGE_LAYOUT.serverUnit,
       IMAGE_LAYOUT.bootAgentUnit,
+      IMAGE_LAYOUT.batchUnit,
       `:${SERVER_PORT}`,
     ];
     for (const { name, text } of scripts()) {

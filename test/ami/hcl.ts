@@ -50,7 +50,8 @@ export function unescapeHclString(text: string): string {
 export function parseUnit(text: string): Map<string, [string, string][]> {
   const sections = new Map<string, [string, string][]>();
   let current: [string, string][] | null = null;
-  for (const raw of text.split('\n')) {
+  // A backslash at the end of a line continues the value on the next one, as systemd reads it.
+  for (const raw of text.replace(/\\\n\s*/g, ' ').split('\n')) {
     const line = raw.trim();
     if (line === '' || line.startsWith('#')) continue;
     const section = /^\[(.+)\]$/.exec(line);

@@ -3,9 +3,9 @@
  * variables, and the messages for what is not accepted.
  */
 import assert from 'node:assert/strict';
-import { BATCH_INSTANCE_ENV } from '../../infra/batch';
 import { parseOptions, UsageError, WORKER_ENV } from '../../server/batch/options';
 import { IMAGE_EXTENSIONS } from '../../server/batch/photo-source';
+import { BATCH_INSTANCE_ENV } from '../../server/contract';
 
 describe('parseOptions', () => {
   it('reads a local run with the defaults', () => {

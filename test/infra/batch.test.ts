@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 
-import { BATCH_INSTANCE_ENV, MAX_RECEIVE_COUNT } from '../../infra/batch';
+import { MAX_RECEIVE_COUNT } from '../../infra/batch';
 import type { RecordedResource } from '../../infra/mocks';
-import { INSTANCE_ENV } from '../../server/contract';
+import { BATCH_INSTANCE_ENV, INSTANCE_ENV, INSTANCE_ROLES } from '../../server/contract';
 import {
   environmentOf,
   input,
@@ -151,12 +151,13 @@ describe('infra night batch', function () {
     assert.match(granted[3]![1]!, /^arn:aws:sqs:eu-west-1:123456789012:batch-work-/);
   });
 
-  it('batch user data names the stack, region, queue and buckets, and no secrets path', () => {
+  it('batch user data names the stack, region, batch role, queue, buckets; no secrets', () => {
     const environment = environmentOf(
       named(prod, 'aws:ec2/launchTemplate:LaunchTemplate', 'batch-template'),
     );
     assert.equal(environment[INSTANCE_ENV.stack], 'prod');
     assert.equal(environment[INSTANCE_ENV.region], 'eu-west-1');
+    assert.equal(environment[INSTANCE_ENV.role], INSTANCE_ROLES.batch);
     assert.match(
       environment[BATCH_INSTANCE_ENV.queueUrl]!,
       /^https:\/\/sqs\.eu-west-1\.amazonaws\.com\/123456789012\/batch-work-/,

@@ -8,6 +8,7 @@ import type { RecordedResource } from '../../infra/mocks';
 import { REPO_ROOT, declaredKeys } from '../../infra/stack-files';
 import {
   AMI_TAGS,
+  BATCH_INSTANCE_ENV,
   DEFAULT_MAX_BODY_BYTES,
   INSTANCE_ENV,
   LAUNCH_LIFECYCLE_HOOK,
@@ -30,6 +31,7 @@ const CONTRACT_LITERALS = [
   SECRETS.parameterPathPrefix,
   ...Object.values(AMI_TAGS),
   ...Object.values(INSTANCE_ENV),
+  ...Object.values(BATCH_INSTANCE_ENV),
   ...Object.keys(SECRETS.parameters),
   '/etc/breed-identifier',
 ];

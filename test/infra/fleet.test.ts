@@ -7,6 +7,7 @@ import { MOCK_IMAGES, type RecordedResource } from '../../infra/mocks';
 import {
   IMAGE_LAYOUT,
   INSTANCE_ENV,
+  INSTANCE_ROLES,
   LAUNCH_LIFECYCLE_HOOK,
   PATHS,
   SECRETS,
@@ -149,6 +150,7 @@ describe('infra fleet', function () {
         [INSTANCE_ENV.region]: 'eu-west-1',
         [INSTANCE_ENV.secretsParameterPath]: `${SECRETS.parameterPathPrefix}/prod`,
         [INSTANCE_ENV.lifecycleHookName]: LAUNCH_LIFECYCLE_HOOK,
+        [INSTANCE_ENV.role]: INSTANCE_ROLES.inference,
       });
     });
 
