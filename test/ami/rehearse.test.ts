@@ -48,6 +48,7 @@ describe('AMI bake rehearsal', function () {
   it('bakes, serves with no network and passes the image validation', () => {
     assert.equal(status, 0, output.slice(-4000));
     assert.match(output, /network namespace interfaces: lo\n/);
+    assert.match(output, /60-install-model: \S+ 1\.0\.0-rehearsal verified on wasm backend/);
     assert.match(output, /validate: server ready after/);
     assert.match(output, /validate: backend wasm/);
     assert.match(output, /validate: serve phase passed/);
@@ -56,8 +57,11 @@ describe('AMI bake rehearsal', function () {
 
   it('fails the bake on a corrupted model file, naming the file and the SHA-256 check', () => {
     assert.match(output, /corrupted model file \(group\d+-shard\d+of\d+\): failed as it must/);
-    assert.match(output, /SHA-256 check of the model files failed/);
-    assert.match(output, /group\d+-shard\d+of\d+: FAILED/);
+    assert.match(output, /model verification failed/);
+    assert.match(
+      output,
+      /group\d+-shard\d+of\d+: has SHA-256 [0-9a-f]{64}, SHA256SUMS expects [0-9a-f]{64}/,
+    );
     assert.match(output, /artifact with another SHA-256: failed as it must/);
   });
 });
