@@ -105,7 +105,8 @@ export class InferenceQueue {
   private pump(): void {
     while (this.idle.length > 0 && this.waiting.length > 0) {
       if (this.shouldWait()) return;
-      const executor = this.idle.shift() as Executor;
+      // Most recently used first: at low load one executor stays hot (caches, tiered-up wasm).
+      const executor = this.idle.pop() as Executor;
       const jobs = this.waiting.splice(0, this.options.maxBatchSize);
       void this.dispatch(executor, jobs);
     }

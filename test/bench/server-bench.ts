@@ -156,9 +156,9 @@ async function main(): Promise<void> {
     `breed-identifier benchmark: ${photos.length} real photos, ${new Date().toISOString()}`,
   );
 
-  const { decodeMs, predictMs } = await bare(sample);
+  const { decodeMs, predictMs } = await bare(photos);
   const bareRate = 1000 / (decodeMs + predictMs);
-  console.log(`\nbare, one photo at a time in one thread (mean of ${sample.length} photos)`);
+  console.log(`\nbare, one photo at a time in one thread (mean of ${photos.length} photos)`);
   console.log(
     `  decode ${fmt(decodeMs)} ms   predict ${fmt(predictMs)} ms   => ${bareRate.toFixed(2)} photos/s`,
   );
