@@ -23,11 +23,25 @@ async function main(): Promise<void> {
   const logger = createLogger(config.logLevel);
   const state = new ServiceState();
   const metrics = new Metrics();
-  const server = createServer(createApp({ config, logger, state, metrics }).callback());
-  server.requestTimeout = config.requestTimeoutMs;
-  server.headersTimeout = Math.min(config.requestTimeoutMs, 20_000);
+  const server = createServer(
+    {
+      requestTimeout: config.requestTimeoutMs,
+      headersTimeout: Math.min(config.requestTimeoutMs, 20_000),
+      // Node checks the timeouts above only this often (30 s by default).
+      connectionsCheckingInterval: 1000,
+    },
+    createApp({ config, logger, state, metrics }).callback(),
+  );
 
-  await listen(server, config);
+  try {
+    await listen(server, config);
+  } catch (err) {
+    const reason = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+    process.stderr.write(
+      `breed-identifier: cannot listen on ${config.host}:${config.port} (${reason})\n`,
+    );
+    process.exit(2);
+  }
   logger.info({ host: config.host, port: config.port }, 'listening');
   handleSignals(server, state, config, logger);
 

@@ -56,13 +56,16 @@ export function createApp(deps: AppDeps): Koa {
 
   const router = routes(state, metrics, deps.config);
   app.use(router.routes());
-  app.use(
-    router.allowedMethods({
-      throw: true,
-      methodNotAllowed: () => appError('method_not_allowed'),
-      notImplemented: () => appError('method_not_allowed'),
-    }),
-  );
+  app.use(router.allowedMethods());
+
+  // Errors Koa meets outside the middleware (a client that hangs up mid-upload, a socket
+  // timeout) are the client's doing: one line, no stack trace.
+  app.on('error', (err: Error & { status?: number; code?: string }) => {
+    deps.logger.info(
+      { code: err.code, status: err.status, reason: err.message },
+      'connection error',
+    );
+  });
   return app;
 }
 
@@ -77,8 +80,10 @@ function observe(logger: Logger, metrics: Metrics): Koa.Middleware {
     let failure: unknown;
     try {
       await next();
-      // Nothing answered: Koa's default is an empty 404; answer in the API's error shape.
+      // Nothing answered (Koa's empty 404) or the router's bare 405 (which keeps its Allow
+      // header): answer in the API's error shape.
       if (ctx.status === 404 && ctx.body == null) throw appError('not_found');
+      if (ctx.status === 405 && ctx.body == null) throw appError('method_not_allowed');
     } catch (err) {
       failure = err;
       const answer = toErrorResponse(err);
@@ -179,11 +184,10 @@ function readyCore(state: ServiceState): InferenceCore {
 
 function parseTop(value: unknown): number {
   if (value === undefined) return 5;
-  const text = Array.isArray(value) ? value[0] : value;
-  if (typeof text !== 'string' || !/^\d{1,2}$/.test(text)) {
-    throw appError('bad_request', 'top must be an integer from 1 to 10.');
+  if (typeof value !== 'string' || !/^\d{1,3}$/.test(value)) {
+    throw appError('bad_request', 'top must be given once, as an integer from 1 to 10.');
   }
-  const top = Number(text);
+  const top = Number(value);
   if (top < 1 || top > 10) throw appError('bad_request', 'top must be an integer from 1 to 10.');
   return top;
 }

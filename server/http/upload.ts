@@ -15,6 +15,7 @@ export const UPLOAD_FIELD = 'image';
 export async function readUpload(req: IncomingMessage, maxBytes: number): Promise<Buffer> {
   const type = (req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
   refuseDeclaredOversize(req, maxBytes);
+  refuseEncoding(req);
 
   if (type === 'multipart/form-data') return readMultipart(req, maxBytes);
   if (type.startsWith('image/')) {
@@ -31,6 +32,17 @@ export async function readUpload(req: IncomingMessage, maxBytes: number): Promis
 function refuseDeclaredOversize(req: IncomingMessage, maxBytes: number): void {
   const declared = Number(req.headers['content-length']);
   if (Number.isFinite(declared) && declared > maxBytes) throw tooLarge(maxBytes);
+}
+
+/** Photos are sent as they are: a compressed body would only hide its real size. */
+function refuseEncoding(req: IncomingMessage): void {
+  const encoding = (req.headers['content-encoding'] ?? 'identity').trim().toLowerCase();
+  if (encoding !== 'identity' && encoding !== '') {
+    throw appError(
+      'unsupported_media_type',
+      `Content-Encoding "${encoding}" is not accepted: send the photo as it is.`,
+    );
+  }
 }
 
 function refuseSvg(type: string): void {
@@ -58,32 +70,39 @@ async function readRaw(req: IncomingMessage, maxBytes: number): Promise<Buffer> 
   }
 }
 
+/** Multipart limits: a photo, a few small fields, nothing more. */
+const MULTIPART_LIMITS = { files: 4, fields: 20, parts: 24, fieldSize: 64 * 1024 };
+
 function readMultipart(req: IncomingMessage, maxBytes: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     let busboy: Busboy.Busboy;
     try {
       busboy = Busboy({
         headers: req.headers,
-        limits: { fileSize: maxBytes, files: 1, fields: 20, parts: 25, fieldSize: 64 * 1024 },
+        limits: { ...MULTIPART_LIMITS, fileSize: maxBytes },
       });
     } catch (err) {
-      reject(appError('bad_request', 'The multipart form is malformed.', {}, { cause: err }));
+      reject(malformed(err));
       return;
     }
 
     let image: Buffer | null = null;
     let failure: Error | null = null;
     // Settle at the first failure and drain the rest of the upload unread, so the client
-    // gets its answer and the connection stays usable.
+    // gets its answer and the connection stays usable. Nothing here may throw: these are
+    // event handlers, and a throw would take the process down.
     const fail = (err: Error) => {
       failure ??= err;
       req.unpipe(busboy);
       req.resume();
       reject(failure);
     };
+    const overLimit = (what: string) => () =>
+      fail(appError('bad_request', `The multipart form has too many ${what}.`));
 
     busboy.on('file', (name, stream, info) => {
-      if (name !== UPLOAD_FIELD || failure) {
+      stream.on('error', (err: Error) => fail(malformed(err)));
+      if (name !== UPLOAD_FIELD || failure || image) {
         stream.resume();
         return;
       }
@@ -97,17 +116,24 @@ function readMultipart(req: IncomingMessage, maxBytes: number): Promise<Buffer> 
         if (!failure) image = Buffer.concat(chunks);
       });
     });
-    busboy.on('error', (err) => {
-      fail(appError('bad_request', 'The multipart form is malformed.', {}, { cause: err }));
-    });
+    busboy.on('filesLimit', overLimit('files'));
+    busboy.on('fieldsLimit', overLimit('fields'));
+    busboy.on('partsLimit', overLimit('parts'));
+    busboy.on('error', (err: Error) => fail(malformed(err)));
     busboy.on('close', () => {
       if (failure) return;
       if (!image) {
         return reject(appError('bad_request', `The form has no file field "${UPLOAD_FIELD}".`));
       }
-      resolve(requireContent(image));
+      if (image.length === 0)
+        return reject(appError('bad_request', 'The request carries no image.'));
+      resolve(image);
     });
-    req.on('aborted', () => reject(appError('bad_request', 'The upload was aborted.')));
+    req.on('aborted', () => fail(appError('bad_request', 'The upload was aborted.')));
     req.pipe(busboy);
   });
+}
+
+function malformed(cause: unknown) {
+  return appError('bad_request', 'The multipart form is malformed.', {}, { cause });
 }

@@ -64,9 +64,29 @@ async function probe(data: Buffer): Promise<sharp.Metadata> {
   try {
     // Reading the header decodes no pixels: the limit is ours to apply, next, with a clear code.
     return await sharp(data, { limitInputPixels: false }).metadata();
-  } catch {
+  } catch (err) {
+    // A file that starts like a format we take but whose header is broken is a damaged photo
+    // (422); anything else is not a photo we take at all (415).
+    if (looksLikeAcceptedFormat(data))
+      throw appError('undecodable_image', undefined, {}, { cause: err });
     throw appError('unsupported_media_type');
   }
+}
+
+/** Signatures of the accepted formats, by their first bytes. */
+const SIGNATURES: readonly ((b: Buffer) => boolean)[] = [
+  (b) => b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff, // JPEG
+  (b) => b.subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])),
+  (b) => b.subarray(0, 4).toString('latin1') === 'GIF8',
+  (b) =>
+    b.subarray(0, 4).toString('latin1') === 'RIFF' &&
+    b.subarray(8, 12).toString('latin1') === 'WEBP',
+  (b) => ['II*\0', 'MM\0*'].includes(b.subarray(0, 4).toString('latin1')), // TIFF
+  (b) => b.subarray(4, 12).toString('latin1').startsWith('ftypavi'), // AVIF
+];
+
+function looksLikeAcceptedFormat(data: Buffer): boolean {
+  return SIGNATURES.some((matches) => matches(data));
 }
 
 function checkFormat(info: sharp.Metadata): void {

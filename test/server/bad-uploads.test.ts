@@ -5,7 +5,8 @@
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { deflateSync } from 'node:zlib';
+import sharp from 'sharp';
+import { deflateSync, gzipSync } from 'node:zlib';
 import { identify, startApp, type TestServer } from '../support/server-harness';
 import { PETS_DIR } from '../support/shared-data';
 
@@ -141,7 +142,72 @@ describe('POST /v1/identify with bad uploads', function () {
 
   it('answers unknown paths with a JSON 404 and wrong methods with 405', async () => {
     await expectError(await fetch(`${server.url}/nope`), 404, 'not_found');
-    await expectError(await fetch(`${server.url}/v1/identify`), 405, 'method_not_allowed');
+    const wrongMethod = await fetch(`${server.url}/v1/identify`);
+    assert.equal(wrongMethod.headers.get('allow'), 'POST');
+    await expectError(wrongMethod, 405, 'method_not_allowed');
+  });
+
+  it('refuses an empty file in the image field with 400, and keeps running', async () => {
+    const form = new FormData();
+    form.set('image', new Blob([], { type: 'image/jpeg' }), 'empty.jpg');
+    const res = await fetch(`${server.url}/v1/identify`, { method: 'POST', body: form });
+    await expectError(res, 400, 'bad_request');
+  });
+
+  it('refuses a multipart body cut before its closing boundary with 400', async () => {
+    const res = await fetch(`${server.url}/v1/identify`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'multipart/form-data; boundary=a' },
+      body:
+        '--a\r\nContent-Disposition: form-data; name="image"; filename="x.jpg"\r\n' +
+        'Content-Type: image/jpeg\r\n\r\nhello',
+    });
+    await expectError(res, 400, 'bad_request');
+  });
+
+  it('finds the image field after other files and fields', async () => {
+    const form = new FormData();
+    form.set('note', 'my dog');
+    form.set('other', new Blob([Buffer.from('abc')], { type: 'text/plain' }), 'a.txt');
+    form.set('image', new Blob([new Uint8Array(photo)], { type: 'image/jpeg' }), 'dog.jpg');
+    const res = await fetch(`${server.url}/v1/identify`, { method: 'POST', body: form });
+    assert.equal(res.status, 200);
+  });
+
+  it('names the limit when a form has too many fields', async () => {
+    const form = new FormData();
+    for (let i = 0; i < 30; i++) form.set(`f${i}`, 'x');
+    form.set('image', new Blob([new Uint8Array(photo)], { type: 'image/jpeg' }), 'dog.jpg');
+    const res = await fetch(`${server.url}/v1/identify`, { method: 'POST', body: form });
+    const body = (await res.json()) as { error: { message: string } };
+    assert.equal(res.status, 400);
+    assert.match(body.error.message, /too many fields/);
+  });
+
+  it('calls a photo whose header is cut short damaged (422), not unsupported', async () => {
+    await expectError(await identify(server.url, photo.subarray(0, 300)), 422, 'undecodable_image');
+    const webp = await sharp(photo).webp().toBuffer();
+    await expectError(
+      await identify(server.url, webp.subarray(0, 40), 'image/webp'),
+      422,
+      'undecodable_image',
+    );
+  });
+
+  it('refuses a compressed body with 415 naming the encoding', async () => {
+    const res = await fetch(`${server.url}/v1/identify`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'image/jpeg', 'Content-Encoding': 'gzip' },
+      body: new Uint8Array(gzipSync(photo)),
+    });
+    await expectError(res, 415, 'unsupported_media_type');
+  });
+
+  it('reads top with leading zeros, and refuses it given twice', async () => {
+    const res = await identify(server.url, photo, 'image/jpeg', '?top=007');
+    assert.equal(((await res.json()) as { predictions: unknown[] }).predictions.length, 7);
+    const twice = await identify(server.url, photo, 'image/jpeg', '?top=1&top=2');
+    await expectError(twice, 400, 'bad_request');
   });
 
   it('keeps answering real photos after all of the above', async () => {

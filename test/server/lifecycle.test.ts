@@ -4,7 +4,9 @@
  * and no tensor is leaked by hundreds of requests, good and bad.
  */
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { readFile } from 'node:fs/promises';
+import { connect } from 'node:net';
 import path from 'node:path';
 import {
   createInferenceCore,
@@ -60,6 +62,30 @@ describe('server lifecycle', function () {
     assert.equal(await server.exit, 1);
     assert.match(server.output(), /labels\.csv/);
     assert.match(server.output(), /model failed to load/);
+  });
+
+  it('cuts a slow upload off at REQUEST_TIMEOUT_MS, not at the 30 s check interval of Node', async () => {
+    const server = await spawnServer({ REQUEST_TIMEOUT_MS: '1500' });
+    try {
+      await waitReady(server.url);
+      const { port } = new URL(server.url);
+      const socket = connect(Number(port), '127.0.0.1');
+      await once(socket, 'connect');
+      const started = Date.now();
+      socket.write(
+        'POST /v1/identify HTTP/1.1\r\nHost: x\r\nContent-Type: image/jpeg\r\n' +
+          'Content-Length: 100000\r\n\r\n\xff\xd8',
+      );
+      let reply = '';
+      socket.on('data', (d: Buffer) => (reply += d.toString()));
+      await once(socket, 'close');
+      const seconds = (Date.now() - started) / 1000;
+      assert.ok(reply === '' || reply.startsWith('HTTP/1.1 408'), `reply: ${reply.slice(0, 40)}`);
+      assert.ok(seconds < 5, `closed after ${seconds} s`);
+      assert.doesNotMatch(server.output(), /\n\s+at /, 'no stack trace in the log');
+    } finally {
+      server.child.kill('SIGKILL');
+    }
   });
 
   it('refuses bad settings before listening, naming the variable', async () => {
