@@ -159,14 +159,12 @@ async function main(): Promise<void> {
   const { decodeMs, predictMs } = await bare(photos);
   const bareRate = 1000 / (decodeMs + predictMs);
   console.log(`\nbare, one photo at a time in one thread (mean of ${photos.length} photos)`);
-  console.log(
-    `  decode ${fmt(decodeMs)} ms   predict ${fmt(predictMs)} ms   => ${bareRate.toFixed(2)} photos/s`,
-  );
+  const rate = bareRate.toFixed(2);
+  console.log(`  decode ${fmt(decodeMs)} ms   predict ${fmt(predictMs)} ms   => ${rate} photos/s`);
 
   const cold = await coldStart(photos[0] as Photo);
-  console.log(
-    `\nold design (Lambda-style): start a process, load the model, answer one: ${cold.toFixed(0)} ms`,
-  );
+  console.log('\nold design (Lambda-style): start a process, load the model, answer one:');
+  console.log(`  ${cold.toFixed(0)} ms`);
 
   console.log(
     '\nsettings                        ready ms   c   p50 ms   p95 ms   p99 ms   req/s  x bare',
@@ -183,13 +181,12 @@ async function main(): Promise<void> {
     const levels = name.includes('default') ? [1, 8, 32] : [32];
     for (const c of levels) {
       const r = await load(server.url, photos, c, c === 1 ? 80 : 240);
-      console.log(
-        `${name.padEnd(34)}${fmt(server.readyMs)} ${String(c).padStart(3)} ${fmt(r.p50)} ${fmt(r.p95)} ${fmt(r.p99)} ${fmt(r.rps)} ${(r.rps / bareRate).toFixed(2).padStart(7)}`,
-      );
+      const cells = [fmt(server.readyMs), String(c).padStart(3), fmt(r.p50), fmt(r.p95)];
+      cells.push(fmt(r.p99), fmt(r.rps), (r.rps / bareRate).toFixed(2).padStart(7));
+      console.log(`${name.padEnd(34)}${cells.join(' ')}`);
       if (c === 1) {
-        console.log(
-          `${''.padEnd(34)}p50 at c=1 / (bare decode + predict) = ${(r.p50 / (decodeMs + predictMs)).toFixed(2)}`,
-        );
+        const ratio = (r.p50 / (decodeMs + predictMs)).toFixed(2);
+        console.log(`${''.padEnd(34)}p50 at c=1 / (bare decode + predict) = ${ratio}`);
       }
     }
     if (name.includes('default')) {
@@ -198,8 +195,10 @@ async function main(): Promise<void> {
       const before = await rssKb(server.child.pid as number);
       await load(server.url, photos, 8, 2000);
       const after = await rssKb(server.child.pid as number);
+      const mib = (kb: number) => `${(kb / 1024).toFixed(0)} MiB`;
+      const growth = (((after - before) / before) * 100).toFixed(1);
       console.log(
-        `${''.padEnd(34)}RSS ${(before / 1024).toFixed(0)} MiB -> ${(after / 1024).toFixed(0)} MiB over 2000 requests (${(((after - before) / before) * 100).toFixed(1)} %)`,
+        `${''.padEnd(34)}RSS ${mib(before)} -> ${mib(after)} over 2000 requests (${growth} %)`,
       );
     }
     await stop(server);
