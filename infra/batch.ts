@@ -11,7 +11,7 @@ import * as pulumi from '@pulumi/pulumi';
 
 import { BATCH_INSTANCE_ENV, INSTANCE_ENV, INSTANCE_ROLES, SERVICE_NAME } from '../server/contract';
 import type { StackConfig } from './config';
-import { rootVolume } from './fleet';
+import { IMDSV2_ONLY, instanceTagSpecifications, rootVolume } from './launch-template';
 import type { GoldenAmi } from './golden-ami';
 import { InstanceRole, type PolicyStatement } from './instance-role';
 import { PrivateBucket } from './private-bucket';
@@ -167,11 +167,7 @@ export class Batch extends pulumi.ComponentResource {
         imageId: args.ami.id,
         iamInstanceProfile: { arn: role.profile.arn },
         vpcSecurityGroupIds: [group.id],
-        metadataOptions: {
-          httpEndpoint: 'enabled',
-          httpTokens: 'required',
-          httpPutResponseHopLimit: 1,
-        },
+        metadataOptions: IMDSV2_ONLY,
         blockDeviceMappings: [rootVolume(args.ami.rootDeviceName, config.fleet.rootVolumeGiB)],
         userData: userData({
           [INSTANCE_ENV.stack]: config.stack,
@@ -181,10 +177,7 @@ export class Batch extends pulumi.ComponentResource {
           [BATCH_INSTANCE_ENV.inputBucket]: input.bucket,
           [BATCH_INSTANCE_ENV.outputBucket]: output.bucket,
         }),
-        tagSpecifications: [
-          { resourceType: 'instance', tags: instanceTags },
-          { resourceType: 'volume', tags: instanceTags },
-        ],
+        tagSpecifications: instanceTagSpecifications(instanceTags),
         updateDefaultVersion: true,
         tags,
       },

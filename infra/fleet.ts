@@ -7,6 +7,7 @@
  */
 import * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';
+import { IMDSV2_ONLY, instanceTagSpecifications, rootVolume } from './launch-template';
 
 import {
   AMI_TAGS,
@@ -166,12 +167,7 @@ export class Fleet extends pulumi.ComponentResource {
         instanceType: config.fleet.instanceType,
         iamInstanceProfile: { arn: this.role.profile.arn },
         vpcSecurityGroupIds: [this.securityGroup.id],
-        metadataOptions: {
-          httpEndpoint: 'enabled',
-          httpTokens: 'required',
-          httpPutResponseHopLimit: 1,
-          instanceMetadataTags: 'disabled',
-        },
+        metadataOptions: IMDSV2_ONLY,
         blockDeviceMappings: [rootVolume(args.ami.rootDeviceName, config.fleet.rootVolumeGiB)],
         hibernationOptions: hibernate ? { configured: true } : undefined,
         monitoring: { enabled: true },
@@ -183,10 +179,7 @@ export class Fleet extends pulumi.ComponentResource {
           [INSTANCE_ENV.lifecycleHookName]: LAUNCH_LIFECYCLE_HOOK,
           [INSTANCE_ENV.role]: INSTANCE_ROLES.inference,
         }),
-        tagSpecifications: [
-          { resourceType: 'instance', tags: instanceTags },
-          { resourceType: 'volume', tags: instanceTags },
-        ],
+        tagSpecifications: instanceTagSpecifications(instanceTags),
         updateDefaultVersion: true,
         tags,
       },
@@ -280,25 +273,6 @@ export class Fleet extends pulumi.ComponentResource {
       { parent: this },
     );
   }
-}
-
-/** The root volume: gp3, encrypted (also required for hibernation), deleted with the instance. */
-export function rootVolume(
-  deviceName: pulumi.Input<string>,
-  sizeGiB: number,
-): aws.types.input.ec2.LaunchTemplateBlockDeviceMapping {
-  return {
-    deviceName,
-    ebs: {
-      volumeType: 'gp3',
-      volumeSize: sizeGiB,
-      encrypted: 'true',
-      deleteOnTermination: 'true',
-      iops: 3000,
-      // Above the gp3 baseline of 125 MiB/s: the model is read once, lazily, from the snapshot.
-      throughput: 250,
-    },
-  };
 }
 
 /** Completes its own group's launch hook, reads its own secrets path; nothing else. */
