@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import { ConfigError, loadConfig, type ServerConfig } from './config';
 import { createApp, ServiceState } from './http/app';
 import { Metrics } from './http/metrics';
-import { createInferenceCore } from './inference/core';
+import { createInferenceCore, describeCore } from './inference/core';
 import { createLogger } from './log';
 
 async function main(): Promise<void> {
@@ -66,17 +66,7 @@ async function main(): Promise<void> {
   const core = state.core;
   metrics.modelLoadSeconds.set(core.loadSeconds);
   metrics.modelInfo.set({ ...modelLabels(core), backend: core.backend }, 1);
-  logger.info(
-    {
-      model: core.metadata.name,
-      version: core.metadata.version,
-      backend: core.backend,
-      executors: core.executors,
-      maxBatchSize: core.maxBatchSize,
-      loadSeconds: Math.round(core.loadSeconds * 1000) / 1000,
-    },
-    'ready',
-  );
+  logger.info(describeCore(core), 'ready');
 }
 
 function modelLabels(core: { metadata: { name: string; version: string } }) {

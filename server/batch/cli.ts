@@ -7,7 +7,7 @@
  * a second signal exits at once (the output stays consistent: that is what resuming is for).
  */
 import pino, { type Logger } from 'pino';
-import { createInferenceCore, type InferenceCore } from '../inference/core';
+import { createInferenceCore, describeCore, type InferenceCore } from '../inference/core';
 import { parseOptions, USAGE, UsageError, type BatchOptions } from './options';
 import { executeRun, inFlightFor, prepareRun } from './run-batch';
 import { runWorker } from './run-worker';
@@ -107,17 +107,7 @@ async function loadCore(
     maxQueue: 2 * inFlightFor({ maxBatchSize: batch, executors: settings.workers }),
     logger,
   });
-  logger.info(
-    {
-      model: core.metadata.name,
-      version: core.metadata.version,
-      backend: core.backend,
-      executors: core.executors,
-      maxBatchSize: core.maxBatchSize,
-      loadSeconds: Math.round(core.loadSeconds * 10) / 10,
-    },
-    'model ready',
-  );
+  logger.info(describeCore(core), 'model ready');
   return core;
 }
 

@@ -69,6 +69,18 @@ export interface InferenceCore {
   close(): Promise<void>;
 }
 
+/** The fields every front end logs once the core is ready. */
+export function describeCore(core: InferenceCore): Record<string, string | number> {
+  return {
+    model: core.metadata.name,
+    version: core.metadata.version,
+    backend: core.backend,
+    executors: core.executors,
+    maxBatchSize: core.maxBatchSize,
+    loadSeconds: Math.round(core.loadSeconds * 1000) / 1000,
+  };
+}
+
 /** Default largest input: 50 megapixels, more than any phone camera produces. */
 export const DEFAULT_MAX_INPUT_PIXELS = 50_000_000;
 
