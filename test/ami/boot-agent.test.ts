@@ -361,7 +361,7 @@ describe('boot agent', function () {
   });
 
   for (const state of ['InService', null]) {
-    it(`batch, target state ${state}: reads the model, starts the worker, never the server`, async () => {
+    it(`batch, target state ${state}: reads the model, starts the worker only`, async () => {
       imdsState.targetState = state;
       const outcome = await run(BATCH_ENV);
 
@@ -393,7 +393,7 @@ describe('boot agent', function () {
     assert.deepEqual(started, []);
   });
 
-  it('batch in a warm-pool state (not a shape the group has): prepares, starts nothing', async () => {
+  it('batch in a warm-pool state (the group has none): prepares, starts nothing', async () => {
     imdsState.targetState = 'Warmed:Stopped';
     const outcome = await run(BATCH_ENV);
 
@@ -412,7 +412,7 @@ describe('boot agent', function () {
     assert.ok(!logMessages().includes('model files read'));
   });
 
-  it('batch: a failing worker start fails the boot, and the server is not started instead', async () => {
+  it('batch: a failing worker start fails the boot; the server is not started', async () => {
     const config = loadBootAgentConfig({
       AWS_EC2_METADATA_SERVICE_ENDPOINT: imds.url,
       BOOT_MODEL_DIR: path.join(work, 'models', 'current'),

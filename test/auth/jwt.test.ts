@@ -135,7 +135,7 @@ describe('JWT authentication', () => {
     assertRefused(await bearer(await signToken(rsa, { aud: 'another-api' })), 'invalid_token');
   });
 
-  it('refuses a bad signature: payload changed, or signed by another key under a known kid', async () => {
+  it('refuses a bad signature: payload changed, or another key under a known kid', async () => {
     const [header, , signature] = (await signToken(rsa, { sub: 'alice' })).split('.');
     const forged = Buffer.from(
       JSON.stringify({ iss: ISSUER, aud: AUDIENCE, sub: 'admin', exp: 9_999_999_999 }),

@@ -32,7 +32,7 @@ describe('createRateLimiter', () => {
 
   afterEach(() => app.close());
 
-  it('lets exactly `burst` requests through at once, then answers 429 with Retry-After', async () => {
+  it('lets exactly `burst` requests through at once, then 429 with Retry-After', async () => {
     for (let i = 0; i < 3; i += 1) assert.equal((await asAlice()).status, 200, `request ${i}`);
 
     const refused = await asAlice();
@@ -75,7 +75,7 @@ describe('createRateLimiter', () => {
     for (let i = 0; i < 10; i += 1) assert.equal((await call(app, '/health/ready')).status, 200);
   });
 
-  it('does not count refused credentials against the caller (authentication runs first)', async () => {
+  it('does not count refused credentials against the caller (auth runs first)', async () => {
     for (let i = 0; i < 10; i += 1) {
       assert.equal((await call(app, IDENTIFY, 'ApiKey wrong')).status, 401);
     }

@@ -50,7 +50,7 @@ describe('createPageMiddleware({ enabled })', () => {
     assert.match(await response.text(), /src="\/static\/docs\.js\?v=[\w-]{12}"/);
   });
 
-  it('points the HTML at assets versioned by their content, and caches those for good', async () => {
+  it('points the HTML at content-versioned assets, and caches those for good', async () => {
     const html = await (await fetch(server.url + PATHS.page)).text();
     const match = /src="(\/static\/app\.js\?v=([\w-]+))"/.exec(html);
     assert.ok(match, 'index.html refers to a versioned app.js');

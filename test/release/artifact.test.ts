@@ -106,7 +106,7 @@ describe('release artifact (sample model, real photos)', function () {
       assert.equal(metadata.labels.length, 1000);
     });
 
-    it('ships exactly the photos of a --golden list, and refuses one the model gets wrong', async () => {
+    it('ships exactly a --golden list, and refuses a photo the model gets wrong', async () => {
       const list = path.join(work, 'golden.csv');
       const persian = path.join(PETS_DIR, 'oxford-iiit-pet', 'Persian_106.jpg');
       const beagle = path.join(PETS_DIR, 'oxford-iiit-pet', 'beagle_107.jpg');
@@ -271,7 +271,7 @@ describe('release artifact (sample model, real photos)', function () {
       return { out, shardBytes };
     }
 
-    it('float16 halves the weights and agrees with the float32 original on every photo', async () => {
+    it('float16 halves the weights and agrees with float32 on every photo', async () => {
       const { out, shardBytes } = await packageQuantized('float16');
       const original = await listFiles(SAMPLE_MODEL_DIR);
       let originalBytes = 0;
@@ -309,7 +309,7 @@ describe('release artifact (sample model, real photos)', function () {
   });
 
   describe('verified install and smoke test against the real server', () => {
-    it('keeps the verified files with --extract-to, and the served model passes smoke', async () => {
+    it('keeps verified files with --extract-to; the served model passes smoke', async () => {
       const installed = path.join(work, 'installed', '2.3.4');
       const report = await verifyArtifact(packaged.out, { backend: 'wasm', extractTo: installed });
       assert.equal(report.ok, true, JSON.stringify(report.problems));
